@@ -1,0 +1,82 @@
+"""Apache Airflow provider for Coherent Spark's API call history (log downloads)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+
+CONN_TYPE = "coherent_spark"
+DEFAULT_CONN_ID = "coherent_spark_default"
+
+
+def get_provider_info() -> dict[str, Any]:
+    """Describe the provider to Airflow's providers manager (entry point ``apache_airflow_provider``)."""
+    return {
+        "package-name": "airflow-provider-spark-logs",
+        "name": "Coherent Spark",
+        "description": "Export Coherent Spark API call history (log downloads) into object storage.",
+        "versions": [__version__],
+        "integrations": [
+            {
+                "integration-name": "Coherent Spark",
+                "external-doc-url": "https://docs.coherent.global/",
+                "tags": ["service"],
+            }
+        ],
+        "hooks": [
+            {
+                "integration-name": "Coherent Spark",
+                "python-modules": ["airflow_provider_spark_logs.hooks.spark_logs"],
+            }
+        ],
+        "connection-types": [
+            {
+                "connection-type": CONN_TYPE,
+                "hook-class-name": "airflow_provider_spark_logs.hooks.spark_logs.SparkLogHook",
+                "hook-name": "Coherent Spark",
+                "ui-field-behaviour": {
+                    "hidden-fields": ["schema", "port"],
+                    "relabeling": {
+                        "host": "Spark base URL",
+                        "login": "OAuth2 client id",
+                        "password": "API key, bearer token or client secret",
+                    },
+                    "placeholders": {
+                        "host": "https://excel.my-env.coherent.global/my-tenant",
+                        "login": "only for oauth2",
+                    },
+                },
+                "conn-fields": {
+                    "tenant": {
+                        "label": "Tenant",
+                        "description": "Spark tenant; optional when the base URL ends in it.",
+                        "schema": {"type": ["string", "null"]},
+                    },
+                    "auth_type": {
+                        "label": "Authentication",
+                        "description": "api_key (default with only a password), bearer, "
+                        "or oauth2 (default when a client id is set).",
+                        "schema": {"type": ["string", "null"], "enum": ["api_key", "bearer", "oauth2", None]},
+                    },
+                    "token_url": {
+                        "label": "OAuth2 token URL",
+                        "description": "Defaults to the Keycloak endpoint derived from the base URL.",
+                        "schema": {"type": ["string", "null"], "format": "url"},
+                    },
+                    "timeout": {
+                        "label": "Request timeout (s)",
+                        "schema": {"type": ["number", "null"], "default": 60, "minimum": 1},
+                    },
+                    "max_retries": {
+                        "label": "Max retries",
+                        "schema": {"type": ["integer", "null"], "default": 5, "minimum": 0},
+                    },
+                    "verify": {
+                        "label": "Verify TLS certificates",
+                        "schema": {"type": ["boolean", "null"], "default": True},
+                    },
+                },
+            }
+        ],
+    }

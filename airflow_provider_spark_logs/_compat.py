@@ -1,0 +1,37 @@
+"""Every Airflow name this provider uses, imported in one place.
+
+Airflow 3.3 is the target. Supporting another Airflow version means changing this module only.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import (
+    Asset,
+    BaseHook,
+    BaseOperator,
+    BaseSensorOperator,
+    Connection,
+    Context,
+    ObjectStoragePath,
+    conf,
+)
+from airflow.sdk.exceptions import AirflowException, AirflowNotFoundException, TaskDeferred
+from airflow.sdk.log import mask_secret
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+__all__ = [
+    "AirflowException",
+    "AirflowNotFoundException",
+    "Asset",
+    "BaseHook",
+    "BaseOperator",
+    "BaseSensorOperator",
+    "BaseTrigger",
+    "Connection",
+    "Context",
+    "ObjectStoragePath",
+    "TaskDeferred",
+    "TriggerEvent",
+    "conf",
+    "mask_secret",
+]
