@@ -1,0 +1,308 @@
+"""``SparkLogHook``: authenticated calls to Spark's log-download API, sync and async.
+
+The protocol (URLs, bodies, parsing, retry decisions) lives in :mod:`..protocol`; this module only
+moves bytes: ``requests`` for workers, ``aiohttp`` for the triggerer, whose event loop must never
+block.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+from typing import IO, Any
+
+import aiohttp
+import requests
+
+from .. import CONN_TYPE, DEFAULT_CONN_ID, __version__
+from .._compat import BaseHook, Connection, mask_secret
+from ..exceptions import SparkDownloadError, SparkLogError, SparkNotFoundError
+from ..protocol import (
+    AccessToken,
+    Done,
+    Exchange,
+    HttpRequest,
+    JobStatus,
+    LogFilters,
+    RefreshToken,
+    SparkConnectionConfig,
+    Step,
+    Wait,
+    auth_headers,
+    download_request,
+    parse_connection,
+    parse_status,
+    parse_submit,
+    parse_token,
+    redirect_target,
+    status_request,
+    submit_request,
+    token_request,
+)
+
+USER_AGENT = f"airflow-provider-spark-logs/{__version__}"
+MAX_REDIRECTS = 5
+DOWNLOAD_CHUNK_BYTES = 1 << 20
+_PROBE_JOB_ID = "00000000-0000-0000-0000-000000000000"
+_SYNC_TRANSPORT_ERRORS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
+_ASYNC_TRANSPORT_ERRORS = (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, asyncio.TimeoutError)
+
+
+class SparkLogHook(BaseHook):
+    """Talk to Coherent Spark's API call history through a ``coherent_spark`` connection.
+
+    :param spark_conn_id: the connection; see the README for its fields and the three auth types.
+    """
+
+    conn_name_attr = "spark_conn_id"
+    default_conn_name = DEFAULT_CONN_ID
+    conn_type = CONN_TYPE
+    hook_name = "Coherent Spark"
+
+    def __init__(self, spark_conn_id: str = DEFAULT_CONN_ID, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.spark_conn_id = spark_conn_id
+        self._config: SparkConnectionConfig | None = None
+        self._session: requests.Session | None = None
+        self._token: AccessToken | None = None
+
+    # ------------------------------------------------------------------ configuration
+
+    def _load_config(self, conn: Connection) -> SparkConnectionConfig:
+        config = parse_connection(
+            self.spark_conn_id,
+            host=conn.host,
+            login=conn.login,
+            password=conn.password,
+            extra=conn.extra_dejson,
+            port=conn.port,
+        )
+        mask_secret(config.secret)
+        if config.verify is False:
+            self.log.warning("TLS verification is off for connection '%s' (extra verify=false).", config.conn_id)
+        self._config = config
+        return config
+
+    def get_config(self) -> SparkConnectionConfig:
+        """The validated connection; raises :class:`SparkConfigError` naming the field to fix."""
+        return self._config or self._load_config(self.get_connection(self.spark_conn_id))
+
+    async def aget_config(self) -> SparkConnectionConfig:
+        """Like :meth:`get_config`, without blocking the event loop."""
+        return self._config or self._load_config(await self.aget_connection(self.spark_conn_id))
+
+    def _remember_token(self, body: bytes, request: HttpRequest) -> str:
+        self._token = parse_token(body, request.what, time.time())
+        mask_secret(self._token.value)
+        return self._token.value
+
+    def _cached_token(self) -> str | None:
+        if self._token is not None and self._token.fresh(time.time()):
+            return self._token.value
+        return None
+
+    # ------------------------------------------------------------------ sync transport
+
+    def get_conn(self) -> requests.Session:
+        if self._session is None:
+            session = requests.Session()
+            session.verify = self.get_config().verify
+            session.headers["User-Agent"] = USER_AGENT
+            self._session = session
+        return self._session
+
+    def _headers(self, request: HttpRequest) -> dict[str, str]:
+        headers = dict(request.headers)
+        if request.authenticated:
+            config = self.get_config()
+            token = self._access_token() if config.auth_type == "oauth2" else None
+            headers.update(auth_headers(config, token))
+        return headers
+
+    def _access_token(self) -> str:
+        token = self._cached_token()
+        if token is None:
+            request = token_request(self.get_config())
+            token = self._remember_token(self._call(request), request)
+        return token
+
+    def _attempt(self, request: HttpRequest, exchange: Exchange, stream: bool) -> requests.Response | Step:
+        try:
+            response = self.get_conn().request(
+                request.method,
+                request.url,
+                headers=self._headers(request),
+                json=request.json,
+                data=request.form,
+                timeout=exchange.config.timeout,
+                allow_redirects=False,
+                stream=stream,
+            )
+        except _SYNC_TRANSPORT_ERRORS as error:
+            return exchange.on_transport_error(error)
+        if stream and (response.ok or response.is_redirect):
+            return response
+        with response:
+            body = next(response.iter_content(4096), b"") if stream else response.content
+        step = exchange.on_response(response.status_code, response.headers, body)
+        return response if isinstance(step, Done) else step
+
+    def _perform(self, request: HttpRequest, *, stream: bool = False) -> requests.Response:
+        exchange = Exchange(self.get_config(), request)
+        while True:
+            outcome = self._attempt(request, exchange, stream)
+            if isinstance(outcome, requests.Response):
+                return outcome
+            if isinstance(outcome, RefreshToken):
+                self._token = None
+            elif isinstance(outcome, Wait):
+                self._log_retry(exchange, outcome.seconds)
+                time.sleep(outcome.seconds)
+
+    def _call(self, request: HttpRequest) -> bytes:
+        return self._perform(request).content
+
+    def _log_retry(self, exchange: Exchange, seconds: float) -> None:
+        self.log.warning(
+            "Retrying %s in %.1f s (attempt %d failed: %s).",
+            exchange.request.what,
+            seconds,
+            exchange.attempts,
+            exchange.last_failure,
+        )
+
+    def submit_export(self, folder: str, service: str, filters: LogFilters) -> str:
+        """Start a CSV log-export job and return its id."""
+        request = submit_request(self.get_config(), folder, service, filters)
+        job_id = parse_submit(self._call(request), request.what)
+        self.log.info("Started Spark log export job %s for %s/%s.", job_id, folder, service)
+        return job_id
+
+    def get_job_status(self, folder: str, service: str, job_id: str) -> JobStatus:
+        """Read a job's progress; its download URL, once there, is masked in logs."""
+        request = status_request(self.get_config(), folder, service, job_id)
+        return _masked(parse_status(self._call(request), request.what))
+
+    def download(self, url: str, fileobj: IO[bytes], chunk_size: int = DOWNLOAD_CHUNK_BYTES) -> int:
+        """Stream ``url`` into ``fileobj`` in ``chunk_size`` pieces and return the byte count.
+
+        Spark credentials are sent only if ``url`` is on the API's own origin, and so never across a
+        redirect to another origin. A body cut short raises :class:`SparkDownloadError`.
+        """
+        mask_secret(url)
+        for _ in range(MAX_REDIRECTS + 1):
+            with self._perform(download_request(self.get_config(), url), stream=True) as response:
+                target = redirect_target(url, response.status_code, response.headers)
+                if target is None:
+                    return _stream_body(response, fileobj, chunk_size)
+            mask_secret(target)
+            url = target
+        raise SparkDownloadError(f"The log export download was redirected more than {MAX_REDIRECTS} times.")
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Make one cheap authenticated call: the status of a job that does not exist.
+
+        Spark checks credentials before it looks the job up, so a 404 proves that the host, the
+        tenant and the credentials work.
+        """
+        try:
+            config = self.get_config()
+            self._call(status_request(config, "connection-test", "connection-test", _PROBE_JOB_ID))
+        except SparkNotFoundError:
+            pass
+        except SparkLogError as error:
+            return False, str(error)
+        return True, (
+            f"Connected to Spark tenant '{config.tenant}' at {config.base_url} with auth_type '{config.auth_type}'."
+        )
+
+    # ------------------------------------------------------------------ async transport (triggerer)
+
+    def _ssl(self, config: SparkConnectionConfig) -> ssl.SSLContext | bool | None:
+        if isinstance(config.verify, str):
+            return ssl.create_default_context(cafile=config.verify)
+        return None if config.verify else False
+
+    async def _aheaders(self, session: aiohttp.ClientSession, request: HttpRequest) -> dict[str, str]:
+        headers = dict(request.headers)
+        if request.authenticated:
+            config = await self.aget_config()
+            token = await self._aaccess_token(session) if config.auth_type == "oauth2" else None
+            headers.update(auth_headers(config, token))
+        return headers
+
+    async def _aaccess_token(self, session: aiohttp.ClientSession) -> str:
+        token = self._cached_token()
+        if token is None:
+            request = token_request(await self.aget_config())
+            token = self._remember_token(await self._acall(session, request), request)
+        return token
+
+    async def _aattempt(self, session: aiohttp.ClientSession, request: HttpRequest, exchange: Exchange) -> Step:
+        headers = await self._aheaders(session, request)
+        try:
+            async with session.request(
+                request.method,
+                request.url,
+                headers=headers,
+                json=request.json,
+                data=request.form,
+                timeout=aiohttp.ClientTimeout(total=exchange.config.timeout),
+                allow_redirects=False,
+                ssl=self._ssl(exchange.config),
+            ) as response:
+                body = await response.read()
+        except _ASYNC_TRANSPORT_ERRORS as error:
+            return exchange.on_transport_error(error)
+        return exchange.on_response(response.status, response.headers, body)
+
+    async def _acall(self, session: aiohttp.ClientSession, request: HttpRequest) -> bytes:
+        exchange = Exchange(await self.aget_config(), request)
+        while True:
+            step = await self._aattempt(session, request, exchange)
+            if isinstance(step, Done):
+                return step.body
+            if isinstance(step, RefreshToken):
+                self._token = None
+            elif isinstance(step, Wait):
+                self._log_retry(exchange, step.seconds)
+                await asyncio.sleep(step.seconds)
+
+    def _async_session(self) -> aiohttp.ClientSession:
+        return aiohttp.ClientSession(headers={"User-Agent": USER_AGENT})
+
+    async def asubmit_export(self, folder: str, service: str, filters: LogFilters) -> str:
+        """:meth:`submit_export` for the event loop."""
+        request = submit_request(await self.aget_config(), folder, service, filters)
+        async with self._async_session() as session:
+            return parse_submit(await self._acall(session, request), request.what)
+
+    async def aget_job_status(self, folder: str, service: str, job_id: str) -> JobStatus:
+        """:meth:`get_job_status` for the event loop."""
+        request = status_request(await self.aget_config(), folder, service, job_id)
+        async with self._async_session() as session:
+            return _masked(parse_status(await self._acall(session, request), request.what))
+
+
+def _masked(status: JobStatus) -> JobStatus:
+    if status.download_url:
+        mask_secret(status.download_url)
+    return status
+
+
+def _stream_body(response: requests.Response, fileobj: IO[bytes], chunk_size: int) -> int:
+    """Copy the body in fixed-size chunks, and check it against ``Content-Length``."""
+    written = 0
+    try:
+        for chunk in response.iter_content(chunk_size):
+            fileobj.write(chunk)
+            written += len(chunk)
+    except requests.RequestException as error:
+        raise SparkDownloadError(
+            f"The log export download was cut off after {written} bytes ({type(error).__name__})."
+        ) from None
+    expected = response.headers.get("Content-Length")
+    if expected is not None and expected.isdigit() and int(expected) != written:
+        raise SparkDownloadError(f"The log export download ended after {written} of {expected} announced bytes.")
+    return written
