@@ -510,11 +510,12 @@ def parse_status(body: bytes, what: str) -> JobStatus:
             f"Spark answered {what} with field 'response_data.progress'={progress!r}: expected a number from 0 to 100."
         )
     url = data.get("download_url")
+    url = None if url == "" else url
     if url is not None and (not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https")):
         raise SparkProtocolError(
             f"Spark answered {what} with field 'response_data.download_url' that is not an http(s) URL."
         )
-    return JobStatus(progress=progress, download_url=url or None)
+    return JobStatus(progress=progress, download_url=url)
 
 
 def parse_token(body: bytes, what: str, now: float) -> AccessToken:
