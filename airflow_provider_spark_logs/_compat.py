@@ -16,7 +16,7 @@ from airflow.sdk import (
     conf,
 )
 from airflow.sdk.exceptions import AirflowException, AirflowNotFoundException, TaskDeferred
-from airflow.sdk.log import mask_secret
+from airflow.sdk.log import mask_secret, redact
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 __all__ = [
@@ -34,4 +34,5 @@ __all__ = [
     "TriggerEvent",
     "conf",
     "mask_secret",
+    "redact",
 ]

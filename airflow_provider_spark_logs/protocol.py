@@ -466,10 +466,11 @@ class JobStatus:
 class AccessToken:
     value: str = field(repr=False)
     expires_at: float
+    lifetime: float
 
     def fresh(self, now: float) -> bool:
-        """Still usable, with a margin so that a token never expires in flight."""
-        return now < self.expires_at - 30.0
+        """Still usable, with a margin (a tenth of its life, at most 30 s) so it never expires in flight."""
+        return now < self.expires_at - min(30.0, self.lifetime / 10)
 
 
 def _json_object(body: bytes, what: str) -> dict[str, Any]:
@@ -528,7 +529,7 @@ def parse_token(body: bytes, what: str, now: float) -> AccessToken:
         raise SparkProtocolError(
             f"The token endpoint answered {what} with field 'expires_in'={expires_in!r}: expected seconds > 0."
         )
-    return AccessToken(value=token, expires_at=now + float(expires_in))
+    return AccessToken(value=token, expires_at=now + float(expires_in), lifetime=float(expires_in))
 
 
 def envelope_message(data: Mapping[str, Any]) -> str | None:

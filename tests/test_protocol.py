@@ -271,10 +271,13 @@ def test_error_envelope_with_200_is_an_api_error():
 
 
 def test_parse_token():
-    token = parse_token(json.dumps({"access_token": "abc", "expires_in": 120}).encode(), "token", now=1000.0)
-    assert token.expires_at == 1120.0
-    assert token.fresh(1000.0)
-    assert not token.fresh(1095.0)
+    token = parse_token(json.dumps({"access_token": "abc", "expires_in": 600}).encode(), "token", now=1000.0)
+    assert token.expires_at == 1600.0
+    assert token.fresh(1569.0)
+    assert not token.fresh(1571.0)
+    short = parse_token(json.dumps({"access_token": "abc", "expires_in": 10}).encode(), "token", now=1000.0)
+    assert short.fresh(1008.9)
+    assert not short.fresh(1009.1)
     with pytest.raises(SparkProtocolError, match="access_token"):
         parse_token(b"{}", "token", now=0)
 

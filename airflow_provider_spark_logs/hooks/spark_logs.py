@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
+from dataclasses import replace
 from typing import IO, Any
 
 import aiohttp
@@ -208,11 +209,14 @@ class SparkLogHook(BaseHook):
         """
         try:
             config = self.get_config()
+            self._config = replace(config, max_retries=0)
             self._call(status_request(config, "connection-test", "connection-test", _PROBE_JOB_ID))
         except SparkNotFoundError:
             pass
         except SparkLogError as error:
             return False, str(error)
+        finally:
+            self._config = None
         return True, (
             f"Connected to Spark tenant '{config.tenant}' at {config.base_url} with auth_type '{config.auth_type}'."
         )
