@@ -89,7 +89,7 @@ def parse_connection(
     port: int | None = None,
 ) -> SparkConnectionConfig:
     """Read an Airflow connection into a :class:`SparkConnectionConfig`, or say what to fix."""
-    extra = dict(extra or {})
+    extra = {_unprefixed(key): value for key, value in (extra or {}).items()}
     base_url, tenant = _split_host(conn_id, host, port, _optional_str(extra.get("tenant")))
     auth_type = _auth_type(conn_id, extra.get("auth_type"), login)
     secret = _secret(conn_id, auth_type, password)
@@ -113,6 +113,11 @@ def parse_connection(
         max_retries=_non_negative_int(conn_id, "max_retries", extra.get("max_retries"), DEFAULT_MAX_RETRIES),
         verify=_verify(conn_id, extra.get("verify")),
     )
+
+
+def _unprefixed(key: str) -> str:
+    """Older connection forms stored extras as ``extra__coherent_spark__<name>``."""
+    return key.removeprefix("extra__coherent_spark__")
 
 
 def _optional_str(value: Any) -> str | None:

@@ -75,6 +75,11 @@ def test_host_and_tenant(host, extra, base_url, tenant):
     assert parsed.api_root == f"{base_url}/{tenant}/api/v3"
 
 
+def test_prefixed_extras_from_older_forms():
+    parsed = config(host="https://excel.env.coherent.global", extra={"extra__coherent_spark__tenant": "acme"})
+    assert parsed.tenant == "acme"
+
+
 def test_auth_type_defaults_follow_login():
     assert config().auth_type == "api_key"
     oauth = config(login="client")
