@@ -1,0 +1,142 @@
+"""Faults a test can queue to make the emulator misbehave the way the real service and its proxies do.
+
+A :class:`Fault` names a ``target`` endpoint and a ``kind`` of misbehaviour. Faults are queued per
+target and consumed first in, first out; each is used by ``times`` matching requests, then dropped.
+
+Request-level kinds (every target): ``status`` (answer a given status code, headers and body),
+``delay`` (answer normally after ``seconds``), ``reset`` (drop the connection without an answer).
+
+Download-only kinds: ``truncate`` (true ``Content-Length``, then only ``after_bytes`` bytes),
+``corrupt`` (same length, a byte flipped so a member fails its CRC check), ``expired`` (answer
+``status``, default 410, and revoke the download token so the job's next status poll hands out a new
+URL), ``redirect`` (302 to ``location``, default: the same path on the other server of the emulator).
+
+Job-level kinds (target ``status``): ``job_error`` and ``never_finish``. Unlike the others they are
+not consumed by status polls: each is attached, when a job is *submitted*, to the next ``times``
+jobs, and then governs every status poll of those jobs. ``job_error`` answers the v3 error envelope
+(``http_status`` default 200, ``message`` default "Job failed"); ``never_finish`` keeps progress at
+``progress`` (default 60) for ever.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+TARGETS: tuple[str, ...] = ("token", "submit", "status", "download")
+REQUEST_KINDS = frozenset({"status", "delay", "reset"})
+DOWNLOAD_KINDS = frozenset({"truncate", "corrupt", "expired", "redirect"})
+JOB_KINDS = frozenset({"job_error", "never_finish"})
+_KINDS_BY_TARGET: dict[str, frozenset[str]] = {
+    "token": REQUEST_KINDS,
+    "submit": REQUEST_KINDS,
+    "status": REQUEST_KINDS | JOB_KINDS,
+    "download": REQUEST_KINDS | DOWNLOAD_KINDS,
+}
+_NUMBER = (int, float)
+#: Parameters each kind understands, with their accepted types; anything else is a typo.
+_PARAMS: dict[str, dict[str, tuple[type, ...]]] = {
+    "status": {"status": (int,), "headers": (dict,), "body": (str,), "html": (bool,), "message": (str,)},
+    "delay": {"seconds": _NUMBER},
+    "reset": {},
+    "truncate": {"after_bytes": (int,)},
+    "corrupt": {},
+    "expired": {"status": (int,)},
+    "redirect": {"location": (str,), "status": (int,)},
+    "job_error": {"http_status": (int,), "message": (str,)},
+    "never_finish": {"progress": (int,)},
+}
+
+
+@dataclass(init=False)
+class Fault:
+    """One queued misbehaviour; see the module docstring for targets, kinds and their parameters.
+
+    Example: ``Fault("status", "status", times=2, status=429, headers={"Retry-After": "1"})`` makes
+    the next two status polls answer 429 with a ``Retry-After`` header.
+    """
+
+    target: str
+    kind: str
+    times: int
+    params: dict[str, Any]
+
+    def __init__(self, target: str, kind: str, times: int = 1, **params: Any) -> None:
+        self.target = target
+        self.kind = kind
+        self.times = times
+        self.params = params
+        self._validate()
+
+    def _validate(self) -> None:
+        if self.target not in _KINDS_BY_TARGET:
+            raise ValueError(f"unknown fault target {self.target!r}; expected one of {', '.join(TARGETS)}")
+        if self.kind not in _KINDS_BY_TARGET[self.target]:
+            allowed = ", ".join(sorted(_KINDS_BY_TARGET[self.target]))
+            raise ValueError(f"fault kind {self.kind!r} does not apply to {self.target!r}; expected {allowed}")
+        if not isinstance(self.times, int) or isinstance(self.times, bool) or self.times < 1:
+            raise ValueError(f"times must be a positive integer, got {self.times!r}")
+        accepted = _PARAMS[self.kind]
+        for name, value in self.params.items():
+            if name not in accepted:
+                raise ValueError(f"fault kind {self.kind!r} has no parameter {name!r}")
+            if not isinstance(value, accepted[name]):
+                raise ValueError(f"fault parameter {name!r} has the wrong type: {value!r}")
+
+    def param(self, name: str, default: Any = None) -> Any:
+        """Value of parameter ``name``, or ``default`` when the fault does not set it."""
+        return self.params.get(name, default)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Fault:
+        """Build from JSON (control API): parameters nested under ``params`` or given inline."""
+        fields = dict(data)
+        params = fields.pop("params", None) or {}
+        if not isinstance(params, dict):
+            raise ValueError("params must be a JSON object")
+        try:
+            target, kind = fields.pop("target"), fields.pop("kind")
+        except KeyError as missing:
+            raise ValueError(f"fault needs {missing.args[0]!r}") from None
+        return cls(target, kind, fields.pop("times", 1), **params, **fields)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form, the inverse of :meth:`from_dict`."""
+        return {"target": self.target, "kind": self.kind, "times": self.times, "params": dict(self.params)}
+
+
+class FaultQueue:
+    """Thread-safe FIFO of pending faults with their remaining use counts."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pending: list[list[Any]] = []  # [fault, remaining uses]
+
+    def add(self, fault: Fault) -> Fault:
+        """Queue ``fault`` behind the faults already waiting for its target."""
+        with self._lock:
+            self._pending.append([fault, fault.times])
+        return fault
+
+    def clear(self) -> None:
+        """Drop every pending fault."""
+        with self._lock:
+            self._pending.clear()
+
+    def take(self, target: str, kinds: frozenset[str]) -> Fault | None:
+        """Use up one application of the oldest pending fault for ``target`` among ``kinds``."""
+        with self._lock:
+            for entry in self._pending:
+                fault = entry[0]
+                if fault.target == target and fault.kind in kinds:
+                    entry[1] -= 1
+                    if entry[1] == 0:
+                        self._pending.remove(entry)
+                    return fault
+        return None
+
+    def pending(self) -> list[dict[str, Any]]:
+        """Snapshot of queued faults, each with its ``remaining`` count."""
+        with self._lock:
+            return [{**fault.to_dict(), "remaining": remaining} for fault, remaining in self._pending]
