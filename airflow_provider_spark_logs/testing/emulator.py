@@ -137,6 +137,26 @@ class SparkEmulator:
         """The only tenant the emulator knows."""
         return self._app.credentials.tenant
 
+    @property
+    def api_key(self) -> str:
+        """Accepted ``x-synthetic-key`` (with ``x-tenant-name: <tenant>``)."""
+        return self._app.credentials.api_key
+
+    @property
+    def bearer_token(self) -> str:
+        """Accepted static ``Authorization: Bearer`` token (issued OAuth2 tokens work as well)."""
+        return self._app.credentials.bearer_token
+
+    @property
+    def client_id(self) -> str:
+        """Accepted OAuth2 client id."""
+        return self._app.credentials.client_id
+
+    @property
+    def client_secret(self) -> str:
+        """Accepted OAuth2 client secret."""
+        return self._app.credentials.client_secret
+
     def airflow_connection(self, auth_type: str = "api_key", *, host_with_tenant: bool = False) -> dict[str, Any]:
         """An Airflow connection (JSON form, e.g. for ``AIRFLOW_CONN_<ID>``) pointing at the emulator.
 

@@ -96,7 +96,13 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
         super().__init__(address, _Handler)
-        self._thread = threading.Thread(target=self.serve_forever, name=f"spark-emulator-{name}", daemon=True)
+        self._thread = threading.Thread(
+            # A short poll interval keeps stop() quick: shutdown() waits for the loop to notice.
+            target=self.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"spark-emulator-{name}",
+            daemon=True,
+        )
 
     @property
     def port(self) -> int:
