@@ -225,7 +225,7 @@ def test_bad_credentials_get_401_envelope(emu, headers):
 def test_issued_access_tokens_expire():
     with SparkEmulator(token_ttl=0.3) as emu:
         token = get_token(emu).json()
-        assert token["expires_in"] == 0
+        assert token["expires_in"] == 0.3
         headers = {"Authorization": f"Bearer {token['access_token']}"}
         assert requests.post(log_url(emu), json={}, headers=headers, timeout=10).status_code == 200
         wait_for(lambda: requests.post(log_url(emu), json={}, headers=headers, timeout=10).status_code == 401)
@@ -570,6 +570,15 @@ def test_delay_fault(emu):
     started = time.monotonic()
     job_id_of(submit(emu, {}))
     assert time.monotonic() - started < 0.3
+
+
+def test_delayed_request_is_recorded_and_takes_effect_even_if_the_client_gives_up(emu):
+    emu.inject(Fault("submit", "delay", seconds=1.0))
+    with pytest.raises(requests.Timeout):
+        requests.post(log_url(emu), json={}, headers=key_headers(emu), timeout=0.2)
+    (record,) = emu.requests
+    assert (record.target, record.status) == ("submit", 200)
+    assert len(emu.jobs) == 1
 
 
 @pytest.mark.parametrize("target", ["token", "submit", "status"])

@@ -53,8 +53,9 @@ _REQUEST_FAULTS = {"download": REQUEST_KINDS | DOWNLOAD_KINDS}
 class RequestRecord:
     """One request the emulator answered (control API requests are not recorded).
 
-    ``path`` is the request target as received (percent-encoded, with query); ``status`` is 0 when
-    the connection was dropped without an answer; ``headers`` have lower-case names.
+    ``time`` is the arrival (``time.time()``); ``path`` is the request target as received
+    (percent-encoded, with query); ``status`` is 0 when the connection was dropped without an answer;
+    ``headers`` have lower-case names.
     """
 
     time: float
@@ -143,10 +144,9 @@ class SparkApp:
         with self._requests_lock:
             self._requests.clear()
 
-    def _record(self, request: Request, target: str, status: int) -> None:
-        # Recorded before the reply is written, so a client that got its answer also finds the record.
+    def _record(self, request: Request, target: str, status: int, arrived: float) -> None:
         record = RequestRecord(
-            time.time(), request.method, request.raw_path, target, status, dict(request.headers), request.server
+            arrived, request.method, request.raw_path, target, status, dict(request.headers), request.server
         )
         with self._requests_lock:
             self._requests.append(record)
@@ -157,18 +157,26 @@ class SparkApp:
         """Answer one request from either server."""
         if request.server == "api" and request.path.startswith(CONTROL_PREFIX):
             return self._control(request)
+        arrived = time.time()
         route = _route(request)
-        reply = self._answer(route, request)
-        self._record(request, route.target, reply.status)
+        fault = self._take_fault(route.target)
+        delay = fault.param("seconds", 1.0) if fault is not None and fault.kind == "delay" else 0.0
+        reply = self._answer(route, request, None if delay else fault)
+        # Recorded before any delay and before the reply is written: a client that timed out or got
+        # its answer finds the record, with the arrival time. Like a slow real server, a delayed
+        # request has its effect (e.g. a job is created) even if the client gives up waiting.
+        self._record(request, route.target, reply.status, arrived)
+        time.sleep(delay)
         return reply
 
-    def _answer(self, route: _Route, request: Request) -> Reply:
+    def _take_fault(self, target: str) -> Fault | None:
+        if target == "other":
+            return None
+        return self.faults.take(target, _REQUEST_FAULTS.get(target, REQUEST_KINDS))
+
+    def _answer(self, route: _Route, request: Request, fault: Fault | None) -> Reply:
         if route.target == "other":
             return envelope(404, f"No such endpoint: {request.method} {request.path}")
-        fault = self.faults.take(route.target, _REQUEST_FAULTS.get(route.target, REQUEST_KINDS))
-        if fault is not None and fault.kind == "delay":
-            time.sleep(fault.param("seconds", 1.0))
-            fault = None
         if fault is not None and fault.kind == "status":
             return fault_response(fault)
         if fault is not None and fault.kind == "reset":
@@ -205,7 +213,8 @@ class SparkApp:
             return keycloak_error(401, "unauthorized_client", "Invalid client or Invalid client credentials")
         payload = {
             "access_token": self.tokens.issue(),
-            "expires_in": int(self.tokens.ttl),
+            # Keycloak sends whole seconds; a sub-second test TTL is sent as is rather than as 0.
+            "expires_in": int(self.tokens.ttl) if float(self.tokens.ttl).is_integer() else self.tokens.ttl,
             "refresh_expires_in": 0,
             "token_type": "Bearer",
             "not-before-policy": 0,
