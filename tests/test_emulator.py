@@ -700,6 +700,18 @@ def test_request_faults_on_status_do_not_attach_to_jobs(emu):
     assert finished_url(emu, job_id)
 
 
+def test_big_zips_build_in_the_background_and_stream(emu):
+    emu.zip_padding_bytes = 100 * 1024 * 1024
+    job_id = job_id_of(submit(emu, day_body()))
+    started = time.monotonic()
+    first = status(emu, job_id).json()["response_data"]
+    assert time.monotonic() - started < 0.5
+    assert first == {"progress": 99, "download_url": None}
+    with requests.get(finished_url(emu, job_id), stream=True, timeout=10) as answer:
+        received = sum(len(chunk) for chunk in answer.iter_content(1024 * 1024))
+    assert received == int(answer.headers["Content-Length"]) > 100 * 1024 * 1024
+
+
 def test_zip_padding(emu):
     emu.zip_padding_bytes = 1024 * 1024 + 3
     archive = download(emu, day_body())

@@ -261,7 +261,14 @@ class SparkApp:
         except RequestValidationError as invalid:
             return envelope(400, str(invalid), details={"field": invalid.field})
         job_fault = self.faults.take("status", JOB_KINDS)
-        job = self.jobs.create(params["folder"], params["service"], params["fmt"], call_filter, job_fault)
+        job = self.jobs.create(
+            params["folder"],
+            params["service"],
+            params["fmt"],
+            call_filter,
+            fault=job_fault,
+            padding_bytes=self.zip_padding_bytes,
+        )
         payload = {
             "status": "Success",
             "response_data": {"job_id": job.job_id},
@@ -284,6 +291,8 @@ class SparkApp:
                 category="job_error",
                 error_type="error.JOB_FAILED",
             )
+        if job.build_error is not None:
+            return envelope(500, f"Export failed: {job.build_error}")
         progress = job.progress(self.job_seconds)
         if job.fault is not None and job.fault.kind == "never_finish":
             progress = min(progress, job.fault.param("progress", 60))
@@ -299,7 +308,6 @@ class SparkApp:
         return json_response(200, payload)
 
     def _download_url(self, job: Job) -> str:
-        self.jobs.ensure_archive(job, self.zip_padding_bytes)
         token = self.jobs.ensure_token(job)
         return f"{self.origins['docstore']}{DOCSTORE_PREFIX}/{token}/{quote(job.download_name)}.zip"
 
@@ -316,18 +324,16 @@ class SparkApp:
         if fault is not None and fault.kind == "expired":
             self.jobs.revoke_token(params["token"])
             return envelope(fault.param("status", 410), "Download link expired")
-        size = job.archive.stat().st_size
-        kind = fault.kind if fault is not None else None
         headers = {
             "Content-Type": "application/zip",
             "Content-Disposition": f"attachment; filename*=UTF-8''{quote(job.download_name)}.zip",
         }
-        return FileResponse(
-            job.archive,
-            headers,
-            limit=fault.param("after_bytes", size // 2) if fault is not None and kind == "truncate" else None,
-            flip_at=corruption_offset(job.archive) if kind == "corrupt" else None,
-        )
+        reply = FileResponse(job.archive, headers)
+        if fault is not None and fault.kind == "truncate":
+            reply.limit = fault.param("after_bytes", job.archive.stat().st_size // 2)
+        if fault is not None and fault.kind == "corrupt":
+            reply.flip_at = corruption_offset(job.archive)
+        return reply
 
     # -- control API ---------------------------------------------------------------------------
 

@@ -35,7 +35,7 @@ class SparkEmulator:
     beyond the local machine: the control API and the credentials are open by design.
 
     Usable as a context manager or with :meth:`start` / :meth:`stop`. Job-level faults and
-    ``zip_padding_bytes`` apply to jobs submitted / archives built after they are set.
+    ``zip_padding_bytes`` apply to jobs submitted after they are set.
     """
 
     def __init__(
@@ -197,7 +197,11 @@ class SparkEmulator:
 
     @property
     def zip_padding_bytes(self) -> int:
-        """Size of the stored ``padding.bin`` member added to each ZIP built from now on (0 = none)."""
+        """Size of a stored ``padding.bin`` member added to the ZIP of each job submitted from now on.
+
+        0 (default) means no padding. The bytes are pseudo-random (incompressible) and written in
+        chunks, so a ZIP of hundreds of MiB costs disk, not memory.
+        """
         return self._app.zip_padding_bytes
 
     @zip_padding_bytes.setter

@@ -19,7 +19,11 @@ from airflow_provider_spark_logs.testing.filters import CallFilter
 
 @dataclass
 class Job:
-    """One submitted download job."""
+    """One submitted download job.
+
+    Its ZIP is built in a background thread from the moment of submit, so that status polls stay
+    fast even for a padded ZIP of hundreds of MiB; progress stops at 99 until the ZIP is ready.
+    """
 
     job_id: str
     folder: str
@@ -27,17 +31,19 @@ class Job:
     fmt: str  # "csv" or "json": which endpoint pair created it
     call_filter: CallFilter
     fault: Fault | None = None  # a job-level fault (job_error / never_finish) attached at submit
+    padding_bytes: int = 0
     created: float = field(default_factory=time.time)
-    _started: float = field(default_factory=time.monotonic, repr=False)
-    archive: Path | None = None
+    archive: Path | None = None  # set when the build succeeded
+    build_error: str | None = None  # set when it failed
     download_token: str | None = None
-    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    built: threading.Event = field(default_factory=threading.Event, repr=False)
+    _started: float = field(default_factory=time.monotonic, repr=False)
 
     def progress(self, job_seconds: float) -> int:
         """0..100, growing linearly with the time since submit; 100 at once when job_seconds <= 0."""
-        if job_seconds <= 0:
-            return 100
-        return min(100, int((time.monotonic() - self._started) / job_seconds * 100))
+        elapsed = time.monotonic() - self._started
+        timed = 100 if job_seconds <= 0 else min(100, int(elapsed / job_seconds * 100))
+        return timed if self.built.is_set() else min(timed, 99)
 
     @property
     def download_name(self) -> str:
@@ -54,9 +60,28 @@ class Job:
             "filters": self.call_filter.to_dict(),
             "created": self.created,
             "fault": self.fault.to_dict() if self.fault else None,
+            "padding_bytes": self.padding_bytes,
             "archive_bytes": self.archive.stat().st_size if self.archive else None,
+            "build_error": self.build_error,
             "download_token": self.download_token,
         }
+
+    def build(self, path: Path) -> None:
+        """Write the job's ZIP to ``path`` (runs in the job's build thread)."""
+        try:
+            build_archive(
+                path,
+                self.service,
+                self.call_filter.select(self.folder, self.service),
+                fmt=self.fmt,
+                timezone_offset=self.call_filter.timezone_offset,
+                padding_bytes=self.padding_bytes,
+            )
+            self.archive = path
+        except Exception as failure:  # reported through the status endpoint, not lost in a thread
+            self.build_error = f"{type(failure).__name__}: {failure}"
+        finally:
+            self.built.set()
 
 
 class JobStore:
@@ -65,14 +90,29 @@ class JobStore:
     def __init__(self) -> None:
         self._jobs: dict[str, Job] = {}
         self._tokens: dict[str, str] = {}  # download token -> job id
+        self._builders: list[threading.Thread] = []
         self._lock = threading.Lock()
         self._directory: Path | None = None
 
-    def create(self, folder: str, service: str, fmt: str, call_filter: CallFilter, fault: Fault | None) -> Job:
-        """Register a new job, progress starting now."""
-        job = Job(str(uuid.uuid4()), folder, service, fmt, call_filter, fault)
+    def create(
+        self,
+        folder: str,
+        service: str,
+        fmt: str,
+        call_filter: CallFilter,
+        *,
+        fault: Fault | None = None,
+        padding_bytes: int = 0,
+    ) -> Job:
+        """Register a new job (progress starts now) and start building its ZIP."""
+        job = Job(str(uuid.uuid4()), folder, service, fmt, call_filter, fault, padding_bytes)
+        path = self._temp_directory() / f"{job.job_id}.zip"
+        builder = threading.Thread(target=job.build, args=(path,), name=f"spark-emulator-job-{job.job_id[:8]}")
         with self._lock:
             self._jobs[job.job_id] = job
+            self._builders = [thread for thread in self._builders if thread.is_alive()]
+            self._builders.append(builder)
+        builder.start()
         return job
 
     def get(self, job_id: str) -> Job | None:
@@ -85,22 +125,6 @@ class JobStore:
         with self._lock:
             jobs = list(self._jobs.values())
         return {job.job_id: job.to_dict() for job in jobs}
-
-    def ensure_archive(self, job: Job, padding_bytes: int) -> Path:
-        """Build the job's ZIP on first need (once; concurrent polls wait for the first build)."""
-        with job.lock:
-            if job.archive is None:
-                path = self._temp_directory() / f"{job.job_id}.zip"
-                build_archive(
-                    path,
-                    job.service,
-                    job.call_filter.select(job.folder, job.service),
-                    fmt=job.fmt,
-                    timezone_offset=job.call_filter.timezone_offset,
-                    padding_bytes=padding_bytes,
-                )
-                job.archive = path
-            return job.archive
 
     def ensure_token(self, job: Job) -> str:
         """The job's current download token, minting one if it has none (first time, or expired)."""
@@ -125,7 +149,11 @@ class JobStore:
                 job.download_token = None
 
     def close(self) -> None:
-        """Forget every job and token and delete the archives."""
+        """Wait for running builds, forget every job and token, and delete the archives."""
+        with self._lock:
+            builders, self._builders = self._builders, []
+        for builder in builders:
+            builder.join()
         with self._lock:
             self._jobs.clear()
             self._tokens.clear()
