@@ -10,7 +10,10 @@ fi
 stamp=".venv/.installed-$extra-$(sha256sum pyproject.toml | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
   echo "Installing airflow-provider-spark-logs[$extra] and Apache Airflow into .venv (about a minute)..." >&2
-  .venv/bin/python -m pip install -q --disable-pip-version-check uv
+  if ! .venv/bin/python -m uv --version >/dev/null 2>&1; then
+    .venv/bin/python -m pip --version >/dev/null 2>&1 || .venv/bin/python -m ensurepip >/dev/null
+    .venv/bin/python -m pip install -q --disable-pip-version-check uv
+  fi
   .venv/bin/python -m uv pip install -q --python .venv/bin/python -e ".[$extra]"
   touch "$stamp"
 fi
