@@ -21,6 +21,7 @@ from airflow_provider_spark_logs.testing.auth import Credentials
 from airflow_provider_spark_logs.testing.emulator import SparkEmulator
 
 _MIB = 1024 * 1024
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def _service(value: str) -> tuple[str, str]:
@@ -35,7 +36,11 @@ def build_parser() -> argparse.ArgumentParser:
     defaults = Credentials()
     parser = argparse.ArgumentParser(
         prog="python -m airflow_provider_spark_logs.testing",
-        description="Emulate Coherent Spark's log-download API on loopback (for tests and demos only).",
+        description=(
+            "Emulate Coherent Spark's log-download API (for tests and demos only: fixed credentials and an "
+            "unauthenticated control API under /_emulator/). Prints one 'Spark emulator ready: ...' line "
+            "once listening, then serves until SIGINT or SIGTERM."
+        ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind both servers to")
@@ -57,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         type=_service,
         metavar="FOLDER/SERVICE",
-        help="restrict the known services (repeatable; default: any folder/service exists)",
+        help="make only these services exist (repeatable); None = any folder/service exists",
     )
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
     return parser
@@ -81,6 +86,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         zip_padding_bytes=int(args.zip_padding_mib * _MIB),
         verbose=args.verbose,
     )
+    if args.host not in _LOOPBACK:
+        print(f"warning: the Spark emulator is reachable beyond this machine on {args.host}", file=sys.stderr)
     stopping = threading.Event()
 
     def request_stop(_signum: int, _frame: FrameType | None) -> None:

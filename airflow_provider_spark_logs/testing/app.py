@@ -39,12 +39,19 @@ from airflow_provider_spark_logs.testing.server import FileResponse, Reply, Requ
 #: Path prefix of the control API (API server only, no authentication: loopback tests only).
 CONTROL_PREFIX = "/_emulator/"
 DOCSTORE_PREFIX = "/docstore/api/v1/documents/versions/tokens"
-_LOG_ENDPOINT = re.compile(
-    r"^/(?P<tenant>[^/]+)/api/v3/folders/(?P<folder>[^/]+)/services/(?P<service>[^/]+)"
-    r"/log/download(?P<fmt>csv|json)(?:/status/(?P<job_id>[^/]+))?/?$"
-)
-_TOKEN_ENDPOINT = re.compile(r"^/auth/realms/(?P<tenant>[^/]+)/protocol/openid-connect/token/?$")
+_LOG = r"^/(?P<tenant>[^/]+)/api/v3/folders/(?P<folder>[^/]+)/services/(?P<service>[^/]+)/log/download(?P<fmt>csv|json)"
+_SUBMIT = re.compile(rf"{_LOG}/?$")
+_STATUS = re.compile(rf"{_LOG}/status/(?P<job_id>[^/]+)/?$")
+_TOKEN = re.compile(r"^/auth/realms/(?P<tenant>[^/]+)/protocol/openid-connect/token/?$")
 _DOWNLOAD = re.compile(rf"^{DOCSTORE_PREFIX}/(?P<token>[^/]+)/(?P<name>[^/]+)\.zip$")
+#: (path pattern, method, servers answering it, target); downloads work on both servers so that a
+#: ``redirect`` fault can send a client to the other origin.
+_ROUTES: tuple[tuple[re.Pattern[str], str, frozenset[str], str], ...] = (
+    (_DOWNLOAD, "GET", frozenset({"api", "docstore"}), "download"),
+    (_TOKEN, "POST", frozenset({"api"}), "token"),
+    (_SUBMIT, "POST", frozenset({"api"}), "submit"),
+    (_STATUS, "GET", frozenset({"api"}), "status"),
+)
 #: Faults consumed by a request (job-level faults are consumed by submits instead).
 _REQUEST_FAULTS = {"download": REQUEST_KINDS | DOWNLOAD_KINDS}
 
@@ -75,20 +82,10 @@ class _Route:
 
 def _route(request: Request) -> _Route:
     """Which endpoint a request is for, with its percent-decoded path parameters."""
-    patterns: list[tuple[re.Pattern[str], str, Callable[[dict[str, str]], str]]] = [
-        (_DOWNLOAD, "GET", lambda _: "download"),
-    ]
-    if request.server == "api":
-        patterns += [
-            (_TOKEN_ENDPOINT, "POST", lambda _: "token"),
-            (_LOG_ENDPOINT, "GET", lambda params: "status" if params.get("job_id") else "other"),
-            (_LOG_ENDPOINT, "POST", lambda params: "other" if params.get("job_id") else "submit"),
-        ]
-    for pattern, method, target in patterns:
+    for pattern, method, servers, target in _ROUTES:
         match = pattern.match(request.path)
-        if match and request.method == method:
-            params = {name: unquote(value) for name, value in match.groupdict().items() if value is not None}
-            return _Route(target(params), params)
+        if match and request.method == method and request.server in servers:
+            return _Route(target, {name: unquote(value) for name, value in match.groupdict().items()})
     return _Route("other", {})
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import socket
 import struct
 import threading
+import traceback
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -182,7 +183,14 @@ class _Handler(BaseHTTPRequestHandler):
             body=body,
             server=self.server.name,
         )
-        self._write(self.server.app.handle(request))
+        try:
+            reply: Reply = self.server.app.handle(request)
+        except Exception:
+            # A bug in the emulator: say so loudly (stderr) and answer 500 rather than hang up.
+            traceback.print_exc()
+            self.close_connection = True
+            reply = Response(500, b"Spark emulator internal error", {"Content-Type": "text/plain"})
+        self._write(reply)
 
     def _read_body(self) -> bytes:
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
