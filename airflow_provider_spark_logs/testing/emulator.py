@@ -79,7 +79,7 @@ class SparkEmulator:
                 for name, port in (("api", self._port), ("docstore", self._docstore_port)):
                     server = EmulatorHTTPServer((self._host, port), self._app, name, verbose=self._verbose)
                     self._servers[name] = server
-                    self._app.origins[name] = f"http://{self._host}:{server.port}"
+                    self._app.origins[name] = server.origin
             except OSError:
                 self._close_servers()
                 raise

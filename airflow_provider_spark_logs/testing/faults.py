@@ -3,13 +3,25 @@
 A :class:`Fault` names a ``target`` endpoint and a ``kind`` of misbehaviour. Faults are queued per
 target and consumed first in, first out; each is used by ``times`` matching requests, then dropped.
 
-Request-level kinds (every target): ``status`` (answer a given status code, headers and body),
-``delay`` (answer normally after ``seconds``), ``reset`` (drop the connection without an answer).
+Request-level kinds (every target):
 
-Download-only kinds: ``truncate`` (true ``Content-Length``, then only ``after_bytes`` bytes),
-``corrupt`` (same length, a byte flipped so a member fails its CRC check), ``expired`` (answer
-``status``, default 410, and revoke the download token so the job's next status poll hands out a new
-URL), ``redirect`` (302 to ``location``, default: the same path on the other server of the emulator).
+* ``status``: answer ``status`` (default 503) with optional ``headers``; the body is ``body`` if
+  given, else an nginx-like HTML page if ``html=True``, else the v3 error envelope with ``message``.
+* ``delay``: answer normally, ``seconds`` (default 1) late. The request takes effect and is recorded
+  on arrival, as with a slow real server, even if the client gives up waiting.
+* ``reset``: drop the connection without an answer (recorded with status 0).
+
+Bodies are never sent to the faulted endpoint's logic: a ``status`` fault on ``submit`` creates no
+job.
+
+Download-only kinds (target ``download``, on either server):
+
+* ``truncate``: the true ``Content-Length``, then only ``after_bytes`` bytes (default half), then close.
+* ``corrupt``: same length, one byte flipped inside a member's data so that its CRC check fails.
+* ``expired``: answer ``status`` (default 410) and revoke the download token, so the job's next
+  status poll hands out a new URL.
+* ``redirect``: answer ``status`` (default 302) with ``Location: location`` (default: the same path
+  on the emulator's other server, i.e. another origin).
 
 Job-level kinds (target ``status``): ``job_error`` and ``never_finish``. Unlike the others they are
 not consumed by status polls: each is attached, when a job is *submitted*, to the next ``times``

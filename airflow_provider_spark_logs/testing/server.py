@@ -96,6 +96,8 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
         self.verbose = verbose
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
         super().__init__(address, _Handler)
         self._thread = threading.Thread(
             # A short poll interval keeps stop() quick: shutdown() waits for the loop to notice.
@@ -109,6 +111,12 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
     def port(self) -> int:
         """The bound port (useful when 0 was asked for)."""
         return int(self.server_address[1])
+
+    @property
+    def origin(self) -> str:
+        """``http://host:port`` of this server as clients should address it (IPv6 in brackets)."""
+        host = str(self.server_address[0])
+        return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
 
     def start(self) -> None:
         """Serve in a background daemon thread."""
