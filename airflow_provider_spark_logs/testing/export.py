@@ -156,7 +156,7 @@ def read_chunks(path: Path, *, limit: int | None = None, flip_at: int | None = N
 def _data_offset(handle: IO[bytes], info: zipfile.ZipInfo) -> int:
     handle.seek(info.header_offset)
     fields = _LOCAL_HEADER.unpack(handle.read(_LOCAL_HEADER.size))
-    name_length, extra_length = fields[-2], fields[-1]
+    name_length, extra_length = int(fields[-2]), int(fields[-1])
     return info.header_offset + _LOCAL_HEADER.size + name_length + extra_length
 
 

@@ -118,17 +118,23 @@ class Fault:
         return {"target": self.target, "kind": self.kind, "times": self.times, "params": dict(self.params)}
 
 
+@dataclass
+class _Pending:
+    fault: Fault
+    remaining: int
+
+
 class FaultQueue:
     """Thread-safe FIFO of pending faults with their remaining use counts."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._pending: list[list[Any]] = []  # [fault, remaining uses]
+        self._pending: list[_Pending] = []
 
     def add(self, fault: Fault) -> Fault:
         """Queue ``fault`` behind the faults already waiting for its target."""
         with self._lock:
-            self._pending.append([fault, fault.times])
+            self._pending.append(_Pending(fault, fault.times))
         return fault
 
     def clear(self) -> None:
@@ -140,15 +146,14 @@ class FaultQueue:
         """Use up one application of the oldest pending fault for ``target`` among ``kinds``."""
         with self._lock:
             for entry in self._pending:
-                fault = entry[0]
-                if fault.target == target and fault.kind in kinds:
-                    entry[1] -= 1
-                    if entry[1] == 0:
+                if entry.fault.target == target and entry.fault.kind in kinds:
+                    entry.remaining -= 1
+                    if entry.remaining == 0:
                         self._pending.remove(entry)
-                    return fault
+                    return entry.fault
         return None
 
     def pending(self) -> list[dict[str, Any]]:
         """Snapshot of queued faults, each with its ``remaining`` count."""
         with self._lock:
-            return [{**fault.to_dict(), "remaining": remaining} for fault, remaining in self._pending]
+            return [{**entry.fault.to_dict(), "remaining": entry.remaining} for entry in self._pending]
