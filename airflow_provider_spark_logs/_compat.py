@@ -13,8 +13,10 @@ from airflow.sdk import (
     Connection,
     Context,
     ObjectStoragePath,
+    PokeReturnValue,
     conf,
 )
+from airflow.sdk.definitions._internal.mixins import ResolveMixin
 from airflow.sdk.exceptions import AirflowException, AirflowNotFoundException, TaskDeferred
 from airflow.sdk.log import mask_secret, redact
 from airflow.triggers.base import BaseTrigger, TriggerEvent
@@ -30,6 +32,8 @@ __all__ = [
     "Connection",
     "Context",
     "ObjectStoragePath",
+    "PokeReturnValue",
+    "ResolveMixin",
     "TaskDeferred",
     "TriggerEvent",
     "conf",

@@ -45,3 +45,11 @@ class SparkRetriesExhaustedError(SparkApiError):
 
 class SparkDownloadError(SparkLogError):
     """A download ended early, or its body did not match what the server announced."""
+
+
+class SparkJobTimeoutError(SparkLogError):
+    """A job did not reach 100% before the operator's ``job_timeout``."""
+
+
+class SparkJobError(SparkLogError):
+    """A job failed in Spark, or a trigger reported that it did."""

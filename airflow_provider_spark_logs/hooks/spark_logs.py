@@ -18,13 +18,14 @@ import requests
 
 from .. import CONN_TYPE, DEFAULT_CONN_ID, __version__
 from .._compat import BaseHook, Connection, mask_secret
-from ..exceptions import SparkDownloadError, SparkLogError, SparkNotFoundError
+from ..exceptions import SparkDownloadError, SparkLogError, SparkNotFoundError, SparkRetriesExhaustedError
 from ..protocol import (
     AccessToken,
     Done,
     Exchange,
     HttpRequest,
     JobStatus,
+    JobWatch,
     LogFilters,
     RefreshToken,
     SparkConnectionConfig,
@@ -185,6 +186,24 @@ class SparkLogHook(BaseHook):
         request = status_request(self.get_config(), folder, service, job_id)
         return _masked(parse_status(self._call(request), request.what))
 
+    def check_job(self, folder: str, service: str, watch: JobWatch) -> float | None:
+        """Look at a job once: ``None`` when it is done, else the seconds to wait before looking again.
+
+        Raises :class:`SparkJobTimeoutError` past the watch's deadline, and the API's error if the job
+        failed; transient failures that outlasted the retries are ridden out until the deadline.
+        """
+        try:
+            status = self.get_job_status(folder, service, watch.job_id)
+        except SparkRetriesExhaustedError as error:
+            return watch.after_transient_error(error, time.time())
+        return watch.after_status(status, time.time())
+
+    def wait_for_job(self, folder: str, service: str, watch: JobWatch) -> None:
+        """Poll until the job is done, in this process (the non-deferrable path)."""
+        while (wait := self.check_job(folder, service, watch)) is not None:
+            self.log.info("Spark log export job %s: %g%% done.", watch.job_id, watch.last_progress or 0)
+            time.sleep(wait)
+
     def download(self, url: str, fileobj: IO[bytes], chunk_size: int = DOWNLOAD_CHUNK_BYTES) -> int:
         """Stream ``url`` into ``fileobj`` in ``chunk_size`` pieces and return the byte count.
 
@@ -287,6 +306,14 @@ class SparkLogHook(BaseHook):
         request = status_request(await self.aget_config(), folder, service, job_id)
         async with self._async_session() as session:
             return _masked(parse_status(await self._acall(session, request), request.what))
+
+    async def acheck_job(self, folder: str, service: str, watch: JobWatch) -> float | None:
+        """:meth:`check_job` for the event loop."""
+        try:
+            status = await self.aget_job_status(folder, service, watch.job_id)
+        except SparkRetriesExhaustedError as error:
+            return watch.after_transient_error(error, time.time())
+        return watch.after_status(status, time.time())
 
 
 def _masked(status: JobStatus) -> JobStatus:

@@ -1,0 +1,245 @@
+"""``SparkLogExportOperator``: export a service's API call history for a time window.
+
+``execute`` submits the job (or reuses the one a previous try started), looks once, and then waits
+either in the triggerer (``deferrable``, no worker slot held) or here. ``execute_complete`` resumes
+after the trigger and fails loudly on anything but success.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from datetime import timedelta
+from functools import cached_property
+from typing import Any
+
+from .. import DEFAULT_CONN_ID
+from .._compat import BaseOperator, Context, ResolveMixin, conf
+from ..exceptions import SparkConfigError, SparkLogError
+from ..hooks.spark_logs import SparkLogHook
+from ..protocol import JobWatch, LogFilters, path_segment, to_utc
+from ..triggers.spark_logs import SparkLogJobTrigger, deferral_timeout, job_id_from_event
+from ..windows import resolve_window
+
+FILTER_FIELDS = (
+    "timezone_offset",
+    "call_ids",
+    "correlation_id",
+    "source_system",
+    "call_purpose",
+    "user_name",
+    "has_warnings",
+    "has_errors",
+    "version_id",
+)
+STATE_KEY = "spark_log_export_job"
+
+
+def is_literal(value: Any) -> bool:
+    """Known at DAG parse time: not a Jinja template and not an XCom reference."""
+    return not isinstance(value, ResolveMixin) and not (isinstance(value, str) and "{{" in value)
+
+
+def seconds(value: float | timedelta, name: str) -> float:
+    number = value.total_seconds() if isinstance(value, timedelta) else value
+    if isinstance(number, bool) or not isinstance(number, int | float) or not number > 0:
+        raise SparkConfigError(f"{name} must be a number of seconds above 0 (or a timedelta), got {value!r}.")
+    return float(number)
+
+
+def check_names(**names: Any) -> None:
+    """Folder, service and job id are path segments: non-empty strings."""
+    for name, value in names.items():
+        if is_literal(value):
+            path_segment(value, name)
+
+
+class SparkLogExportOperator(BaseOperator):
+    """Export the API call history of one Spark service for a window; return the job id.
+
+    :param folder: Spark folder (templated).
+    :param service: Spark service (templated).
+    :param log_start: start of the half-open window ``[log_start, log_end)``: a datetime or an ISO 8601
+        string (templated). Default: the run's ``data_interval_start``.
+    :param log_end: end of the window (templated). Default: the run's ``data_interval_end``.
+    :param timezone_offset: hours by which Spark shifts the exported timestamps (-12 to 14).
+    :param call_ids: only these call ids; or use ``correlation_id`` or ``source_system`` instead.
+    :param call_purpose: only calls with this call purpose.
+    :param user_name: only calls by this user.
+    :param has_warnings: only calls with (True) or without (False) warnings.
+    :param has_errors: only calls with (True) or without (False) errors.
+    :param version_id: only calls to this version of the service.
+    :param wait_for_completion: wait for the job; False returns the job id at once, for a sensor.
+    :param deferrable: wait in the triggerer instead of holding a worker slot.
+    :param poll_interval: seconds between status checks.
+    :param job_timeout: seconds (or a timedelta) to wait for the job before failing.
+    :param spark_conn_id: the ``coherent_spark`` connection.
+    """
+
+    template_fields: Sequence[str] = (
+        "folder",
+        "service",
+        "log_start",
+        "log_end",
+        "timezone_offset",
+        "call_ids",
+        "correlation_id",
+        "source_system",
+        "call_purpose",
+        "user_name",
+        "version_id",
+    )
+    ui_color = "#e8f1fb"
+
+    def __init__(
+        self,
+        *,
+        folder: str,
+        service: str,
+        log_start: Any = None,
+        log_end: Any = None,
+        timezone_offset: float | str | None = None,
+        call_ids: Sequence[str] | str | None = None,
+        correlation_id: str | None = None,
+        source_system: str | None = None,
+        call_purpose: str | None = None,
+        user_name: str | None = None,
+        has_warnings: bool | None = None,
+        has_errors: bool | None = None,
+        version_id: str | None = None,
+        wait_for_completion: bool = True,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        poll_interval: float = 10.0,
+        job_timeout: float | timedelta = 3600.0,
+        spark_conn_id: str = DEFAULT_CONN_ID,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.folder = folder
+        self.service = service
+        self.log_start = log_start
+        self.log_end = log_end
+        self.timezone_offset = timezone_offset
+        self.call_ids = call_ids
+        self.correlation_id = correlation_id
+        self.source_system = source_system
+        self.call_purpose = call_purpose
+        self.user_name = user_name
+        self.has_warnings = has_warnings
+        self.has_errors = has_errors
+        self.version_id = version_id
+        self.wait_for_completion = wait_for_completion
+        self.deferrable = deferrable
+        self.poll_interval = seconds(poll_interval, "poll_interval")
+        self.job_timeout = seconds(job_timeout, "job_timeout")
+        self.spark_conn_id = spark_conn_id
+        self.job_id: str | None = None
+        self._check_literals()
+
+    def _check_literals(self) -> None:
+        """Reject bad literal arguments at DAG parse time; templated ones are checked in ``execute``."""
+        check_names(folder=self.folder, service=self.service)
+        literal_filters = {n: getattr(self, n) for n in FILTER_FIELDS if is_literal(getattr(self, n))}
+        LogFilters(**literal_filters)
+        bounds = {
+            n: to_utc(v, n) for n in ("log_start", "log_end") if is_literal(v := getattr(self, n)) and v is not None
+        }
+        if len(bounds) == 2 and bounds["log_end"] <= bounds["log_start"]:
+            raise SparkConfigError(
+                f"log_end ({bounds['log_end'].isoformat()}) must be after log_start "
+                f"({bounds['log_start'].isoformat()}): the window is half-open, [log_start, log_end)."
+            )
+
+    @cached_property
+    def hook(self) -> SparkLogHook:
+        return SparkLogHook(self.spark_conn_id)
+
+    def log_filters(self, context: Context) -> LogFilters:
+        """The rendered arguments and the run's window, validated."""
+        check_names(folder=self.folder, service=self.service)
+        start, end = resolve_window(self.log_start, self.log_end, context)
+        rendered = {n: getattr(self, n) for n in FILTER_FIELDS}
+        rendered["timezone_offset"] = _rendered_number(self.timezone_offset)
+        rendered["call_ids"] = _rendered_list(self.call_ids)
+        return LogFilters(start=start, end=end, **rendered)
+
+    def execute(self, context: Context) -> str:
+        filters = self.log_filters(context)
+        self.log.info(
+            "Exporting the API call history of %s/%s for [%s, %s).",
+            self.folder,
+            self.service,
+            filters.start.isoformat() if filters.start else None,
+            filters.end.isoformat() if filters.end else None,
+        )
+        self.job_id = self._submit_or_reuse(filters, context)
+        if not self.wait_for_completion:
+            return self.job_id
+        watch = JobWatch(self.job_id, time.time() + self.job_timeout, self.poll_interval, self.job_timeout)
+        if self.hook.check_job(self.folder, self.service, watch) is not None:
+            if self.deferrable:
+                self.defer(
+                    trigger=SparkLogJobTrigger.watching(
+                        watch, folder=self.folder, service=self.service, spark_conn_id=self.spark_conn_id
+                    ),
+                    method_name="execute_complete",
+                    timeout=deferral_timeout(watch),
+                )
+            self.hook.wait_for_job(self.folder, self.service, watch)
+        return self.job_done(context, self.job_id)
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> str:
+        self.job_id = job_id_from_event(event)
+        return self.job_done(context, self.job_id)
+
+    def job_done(self, context: Context, job_id: str) -> str:
+        self.log.info("Spark log export job %s is done.", job_id)
+        return job_id
+
+    def _submit_or_reuse(self, filters: LogFilters, context: Context) -> str:
+        """Submit the export, unless a previous try of this task started the same one.
+
+        Airflow 3.3's ``task_state_store`` survives retries; on older versions, or for a different
+        request, a new job is submitted.
+        """
+        store = context.get("task_state_store")
+        request = {"folder": self.folder, "service": self.service, "body": filters.request_body()}
+        previous = store.get(STATE_KEY) if store is not None else None
+        if isinstance(previous, dict) and previous.get("request") == request:
+            job_id = str(previous["job_id"])
+            try:
+                self.hook.get_job_status(self.folder, self.service, job_id)
+            except SparkLogError as error:
+                self.log.warning("Job %s of a previous try cannot be reused (%s); starting a new one.", job_id, error)
+            else:
+                self.log.info("Reusing Spark log export job %s, started by a previous try.", job_id)
+                return job_id
+        job_id = self.hook.submit_export(self.folder, self.service, filters)
+        if store is not None:
+            store.set(STATE_KEY, {"job_id": job_id, "request": request})
+        return job_id
+
+    def on_kill(self) -> None:
+        if self.job_id:
+            self.log.info("Spark has no cancel endpoint for log exports: job %s runs to its end.", self.job_id)
+
+
+def _rendered_number(value: Any) -> Any:
+    """A templated ``timezone_offset`` renders to a string; a numeric one becomes a number."""
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    return value
+
+
+def _rendered_list(value: Any) -> Any:
+    """A templated ``call_ids`` may render to the text of a JSON list."""
+    if isinstance(value, str) and value.lstrip().startswith("["):
+        try:
+            return json.loads(value)
+        except ValueError:
+            pass
+    return value

@@ -1,0 +1,87 @@
+"""``SparkLogJobSensor``: wait for a log export job that another task started."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import timedelta
+from functools import cached_property
+from typing import Any
+
+from .. import DEFAULT_CONN_ID
+from .._compat import BaseSensorOperator, Context, PokeReturnValue, conf
+from ..exceptions import SparkRetriesExhaustedError
+from ..hooks.spark_logs import SparkLogHook
+from ..operators.spark_logs import check_names
+from ..protocol import JobWatch
+from ..triggers.spark_logs import SparkLogJobTrigger, deferral_timeout, job_id_from_event
+
+
+class SparkLogJobSensor(BaseSensorOperator):
+    """Wait until a Spark log export job is done; return its job id.
+
+    Typically after ``SparkLogExportOperator(wait_for_completion=False)``. ``timeout`` (seconds)
+    bounds the wait in both modes; ``poke_interval`` is the time between status checks.
+
+    :param job_id: the job (templated), e.g. ``"{{ ti.xcom_pull(task_ids='export') }}"``.
+    :param folder: Spark folder of the job (templated).
+    :param service: Spark service of the job (templated).
+    :param deferrable: wait in the triggerer instead of holding a worker slot.
+    :param spark_conn_id: the ``coherent_spark`` connection.
+    """
+
+    template_fields: Sequence[str] = ("job_id", "folder", "service")
+    ui_color = "#e8f1fb"
+
+    def __init__(
+        self,
+        *,
+        job_id: str,
+        folder: str,
+        service: str,
+        spark_conn_id: str = DEFAULT_CONN_ID,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        poke_interval: float = 10.0,
+        timeout: float = 3600.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(poke_interval=poke_interval, timeout=timeout, **kwargs)
+        self.job_id = job_id
+        self.folder = folder
+        self.service = service
+        self.spark_conn_id = spark_conn_id
+        self.deferrable = deferrable
+        check_names(job_id=job_id, folder=folder, service=service)
+
+    @cached_property
+    def hook(self) -> SparkLogHook:
+        return SparkLogHook(self.spark_conn_id)
+
+    def poke(self, context: Context) -> PokeReturnValue:
+        check_names(job_id=self.job_id, folder=self.folder, service=self.service)
+        try:
+            status = self.hook.get_job_status(self.folder, self.service, self.job_id)
+        except SparkRetriesExhaustedError as error:
+            self.log.warning("Spark is not answering for now (%s); poking again later.", error)
+            return PokeReturnValue(is_done=False)
+        self.log.info("Spark log export job %s: %g%% done.", self.job_id, status.progress)
+        return PokeReturnValue(is_done=status.done, xcom_value=self.job_id)
+
+    def execute(self, context: Context) -> Any:
+        if not self.deferrable:
+            return super().execute(context)
+        check_names(job_id=self.job_id, folder=self.folder, service=self.service)
+        timeout = float(self.timeout.total_seconds() if isinstance(self.timeout, timedelta) else self.timeout)
+        watch = JobWatch(self.job_id, time.time() + timeout, float(self.poke_interval), timeout)
+        if self.hook.check_job(self.folder, self.service, watch) is None:
+            return self.job_id
+        self.defer(
+            trigger=SparkLogJobTrigger.watching(
+                watch, folder=self.folder, service=self.service, spark_conn_id=self.spark_conn_id
+            ),
+            method_name="execute_complete",
+            timeout=deferral_timeout(watch),
+        )
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> str:
+        return job_id_from_event(event)

@@ -1,0 +1,123 @@
+"""``SparkLogJobTrigger``: waits for a Spark log export job in the triggerer, holding no worker slot.
+
+The triggerer's event loop is shared by every DAG of a deployment, so ``run()`` only awaits: the
+async hook, ``asyncio.sleep``, and the connection fetched with ``aget_connection``. Its kwargs are
+primitives with a wall-clock deadline; no secret or download URL ever goes into them, or into an
+event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+from .. import DEFAULT_CONN_ID
+from .._compat import BaseTrigger, TriggerEvent
+from ..exceptions import SparkJobError, SparkJobTimeoutError, SparkLogError
+from ..hooks.spark_logs import SparkLogHook
+from ..protocol import JobWatch
+
+SUCCESS, ERROR, TIMEOUT = "success", "error", "timeout"
+
+
+class SparkLogJobTrigger(BaseTrigger):
+    """Poll one export job until it is done, fails, or passes ``deadline``; yield exactly one event.
+
+    It never submits a job, so rebuilding it from :meth:`serialize` after a triggerer restart just
+    goes on polling the same job. The first poll comes one ``poll_interval`` after the start: the
+    operator has just looked, and an event fired within seconds of a deferral can race Airflow's
+    scheduler (apache/airflow #66374).
+
+    :param deadline: epoch seconds (``time.time()``) after which the event is a timeout.
+    :param job_timeout: the operator's timeout in seconds, for the timeout message.
+    """
+
+    def __init__(
+        self,
+        *,
+        job_id: str,
+        folder: str,
+        service: str,
+        deadline: float,
+        poll_interval: float = 10.0,
+        job_timeout: float = 3600.0,
+        spark_conn_id: str = DEFAULT_CONN_ID,
+    ) -> None:
+        super().__init__()
+        self.job_id = job_id
+        self.folder = folder
+        self.service = service
+        self.deadline = float(deadline)
+        self.poll_interval = float(poll_interval)
+        self.job_timeout = float(job_timeout)
+        self.spark_conn_id = spark_conn_id
+
+    @classmethod
+    def watching(cls, watch: JobWatch, *, folder: str, service: str, spark_conn_id: str) -> SparkLogJobTrigger:
+        """The trigger that goes on with a watch that a worker started."""
+        return cls(
+            job_id=watch.job_id,
+            folder=folder,
+            service=service,
+            deadline=watch.deadline,
+            poll_interval=watch.poll_interval,
+            job_timeout=watch.job_timeout,
+            spark_conn_id=spark_conn_id,
+        )
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "job_id": self.job_id,
+                "folder": self.folder,
+                "service": self.service,
+                "deadline": self.deadline,
+                "poll_interval": self.poll_interval,
+                "job_timeout": self.job_timeout,
+                "spark_conn_id": self.spark_conn_id,
+            },
+        )
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        watch = JobWatch(self.job_id, self.deadline, self.poll_interval, self.job_timeout)
+        try:
+            await asyncio.sleep(watch.next_wait(time.time()))
+            await self._wait(SparkLogHook(self.spark_conn_id), watch)
+        except SparkJobTimeoutError as error:
+            yield self._event(TIMEOUT, str(error))
+        except SparkLogError as error:
+            yield self._event(ERROR, str(error))
+        else:
+            yield self._event(SUCCESS)
+
+    async def _wait(self, hook: SparkLogHook, watch: JobWatch) -> None:
+        while (wait := await hook.acheck_job(self.folder, self.service, watch)) is not None:
+            self.log.info("Spark log export job %s: %g%% done.", self.job_id, watch.last_progress or 0)
+            await asyncio.sleep(wait)
+
+    def _event(self, status: str, message: str | None = None) -> TriggerEvent:
+        payload: dict[str, Any] = {"status": status, "job_id": self.job_id}
+        if message is not None:
+            payload["message"] = message
+        return TriggerEvent(payload)
+
+
+def deferral_timeout(watch: JobWatch) -> timedelta:
+    """A backstop slightly beyond the trigger's own deadline; the trigger reports the timeout itself."""
+    return timedelta(seconds=watch.job_timeout + max(60.0, 2 * watch.poll_interval))
+
+
+def job_id_from_event(event: dict[str, Any] | None) -> str:
+    """The job id of a success event; any other event fails the task with the trigger's message."""
+    if not isinstance(event, dict) or "status" not in event:
+        raise SparkJobError(f"SparkLogJobTrigger sent an event this provider does not know: {event!r}.")
+    if event["status"] == SUCCESS:
+        return str(event["job_id"])
+    message = event.get("message") or f"SparkLogJobTrigger reported {event['status']} with no message."
+    if event["status"] == TIMEOUT:
+        raise SparkJobTimeoutError(message)
+    raise SparkJobError(message)

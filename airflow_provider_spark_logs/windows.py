@@ -1,0 +1,45 @@
+"""Log windows: from a run's data interval or explicit bounds, and ranges split into windows.
+
+A window is half-open, ``[start, end)``. Airflow 3's default cron timetable gives runs an empty
+data interval (start == end); exporting that would silently export nothing, so it is an error
+that names the fixes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from .exceptions import SparkConfigError
+from .protocol import to_utc
+
+EMPTY_INTERVAL_FIXES = (
+    "Use a timetable whose data intervals have a length, e.g. "
+    "CronDataIntervalTimetable('0 0 * * *', timezone='UTC') or "
+    "CronTriggerTimetable('0 0 * * *', timezone='UTC', interval=timedelta(days=1)), "
+    "or pass log_start and log_end explicitly."
+)
+
+
+def resolve_window(log_start: Any, log_end: Any, context: Mapping[str, Any]) -> tuple[datetime, datetime]:
+    """The window to export: explicit bounds where given, else the run's data interval."""
+    start = log_start if log_start is not None else context.get("data_interval_start")
+    end = log_end if log_end is not None else context.get("data_interval_end")
+    if start is None or end is None:
+        raise SparkConfigError(
+            "This run has no data interval (a manual run without a logical date?), so there is no log "
+            f"window to export. {EMPTY_INTERVAL_FIXES}"
+        )
+    start, end = to_utc(start, "log_start"), to_utc(end, "log_end")
+    if end <= start and log_start is None and log_end is None:
+        raise SparkConfigError(
+            f"The run's data interval is empty ({start.isoformat()} to {end.isoformat()}): on Airflow 3, "
+            f"schedule='@daily' and other cron strings give runs zero-length intervals. {EMPTY_INTERVAL_FIXES}"
+        )
+    if end <= start:
+        raise SparkConfigError(
+            f"log_end ({end.isoformat()}) must be after log_start ({start.isoformat()}): "
+            "the window is half-open, [log_start, log_end)."
+        )
+    return start, end
