@@ -22,17 +22,16 @@ from ..protocol import JobWatch, LogFilters, path_segment, to_utc
 from ..triggers.spark_logs import SparkLogJobTrigger, deferral_timeout, job_id_from_event
 from ..windows import resolve_window
 
-FILTER_FIELDS = (
+TEMPLATED_FILTER_FIELDS = (
     "timezone_offset",
     "call_ids",
     "correlation_id",
     "source_system",
     "call_purpose",
     "user_name",
-    "has_warnings",
-    "has_errors",
     "version_id",
 )
+FILTER_FIELDS = (*TEMPLATED_FILTER_FIELDS, "has_warnings", "has_errors")
 STATE_KEY = "spark_log_export_job"
 
 
@@ -77,19 +76,7 @@ class SparkLogExportOperator(BaseOperator):
     :param spark_conn_id: the ``coherent_spark`` connection.
     """
 
-    template_fields: Sequence[str] = (
-        "folder",
-        "service",
-        "log_start",
-        "log_end",
-        "timezone_offset",
-        "call_ids",
-        "correlation_id",
-        "source_system",
-        "call_purpose",
-        "user_name",
-        "version_id",
-    )
+    template_fields: Sequence[str] = ("folder", "service", "log_start", "log_end", *TEMPLATED_FILTER_FIELDS)
     ui_color = "#e8f1fb"
 
     def __init__(
