@@ -708,9 +708,11 @@ class JobWatch:
     job_timeout: float
     last_progress: float | None = None
     last_error: str | None = None
+    progress_changed: bool = False
 
     def after_status(self, status: JobStatus, now: float) -> float | None:
         """Seconds until the next look, or ``None`` when the job is done."""
+        self.progress_changed = status.progress != self.last_progress
         self.last_progress = status.progress
         self.last_error = None
         return None if status.done else self.next_wait(now)

@@ -201,7 +201,8 @@ class SparkLogHook(BaseHook):
     def wait_for_job(self, folder: str, service: str, watch: JobWatch) -> None:
         """Poll until the job is done, in this process (the non-deferrable path)."""
         while (wait := self.check_job(folder, service, watch)) is not None:
-            self.log.info("Spark log export job %s: %g%% done.", watch.job_id, watch.last_progress or 0)
+            if watch.progress_changed:
+                self.log.info("Spark log export job %s: %g%% done.", watch.job_id, watch.last_progress)
             time.sleep(wait)
 
     def download(self, url: str, fileobj: IO[bytes], chunk_size: int = DOWNLOAD_CHUNK_BYTES) -> int:

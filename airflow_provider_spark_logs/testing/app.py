@@ -62,7 +62,8 @@ class RequestRecord:
 
     ``time`` is the arrival (``time.time()``); ``path`` is the request target as received
     (percent-encoded, with query); ``status`` is 0 when the connection was dropped without an answer;
-    ``headers`` have lower-case names.
+    ``headers`` have lower-case names; ``json_body`` is the parsed body of a submit request (None for
+    other requests, whose bodies may hold credentials, or for a body that is not JSON).
     """
 
     time: float
@@ -72,6 +73,7 @@ class RequestRecord:
     status: int
     headers: dict[str, str]
     server: str = "api"  # "api" or "docstore"
+    json_body: Any = None
 
 
 @dataclass(frozen=True)
@@ -143,7 +145,14 @@ class SparkApp:
 
     def _record(self, request: Request, target: str, status: int, arrived: float) -> None:
         record = RequestRecord(
-            arrived, request.method, request.raw_path, target, status, dict(request.headers), request.server
+            arrived,
+            request.method,
+            request.raw_path,
+            target,
+            status,
+            dict(request.headers),
+            request.server,
+            _json_or_none(request.body) if target == "submit" else None,
         )
         with self._requests_lock:
             self._requests.append(record)
@@ -409,3 +418,10 @@ class SparkApp:
         for name, value in data.items():
             setattr(self, name, settings[name](value))
         return json_response(200, {name: getattr(self, name) for name in settings})
+
+
+def _json_or_none(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None

@@ -96,7 +96,8 @@ class SparkLogJobTrigger(BaseTrigger):
 
     async def _wait(self, hook: SparkLogHook, watch: JobWatch) -> None:
         while (wait := await hook.acheck_job(self.folder, self.service, watch)) is not None:
-            self.log.info("Spark log export job %s: %g%% done.", self.job_id, watch.last_progress or 0)
+            if watch.progress_changed:
+                self.log.info("Spark log export job %s: %g%% done.", self.job_id, watch.last_progress)
             await asyncio.sleep(wait)
 
     def _event(self, status: str, message: str | None = None) -> TriggerEvent:

@@ -1,0 +1,399 @@
+"""The export operator, the trigger and the sensor, run against the emulator over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from airflow_provider_spark_logs._compat import TaskDeferred
+from airflow_provider_spark_logs.exceptions import SparkConfigError, SparkJobError, SparkJobTimeoutError
+from airflow_provider_spark_logs.operators.spark_logs import SparkLogExportOperator
+from airflow_provider_spark_logs.sensors.spark_logs import SparkLogJobSensor
+from airflow_provider_spark_logs.testing import Fault
+from airflow_provider_spark_logs.triggers.spark_logs import SparkLogJobTrigger
+
+UTC = timezone.utc
+DAY_START = datetime(2026, 1, 1, tzinfo=UTC)
+DAY_END = datetime(2026, 1, 2, tzinfo=UTC)
+CONTEXT = {"data_interval_start": DAY_START, "data_interval_end": DAY_END}
+
+
+def export_op(**kwargs):
+    defaults = {"task_id": "export", "folder": "Pricing", "service": "Motor Quote", "poll_interval": 0.1}
+    return SparkLogExportOperator(**{**defaults, **kwargs})
+
+
+def submits(emulator):
+    return [r for r in emulator.requests if r.target == "submit"]
+
+
+def first_event(trigger):
+    async def collect():
+        async for event in trigger.run():
+            return event.payload
+
+    return asyncio.run(collect())
+
+
+def trigger_for(job_id, deadline_in=10.0, **kwargs):
+    return SparkLogJobTrigger(
+        job_id=job_id,
+        folder="Pricing",
+        service="Motor Quote",
+        deadline=time.time() + deadline_in,
+        poll_interval=0.05,
+        job_timeout=deadline_in,
+        **kwargs,
+    )
+
+
+# ------------------------------------------------------------------ bad input, at parse time
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [
+        ({"folder": ""}, "folder"),
+        ({"service": "  "}, "service"),
+        ({"log_start": "last tuesday"}, "log_start"),
+        ({"log_end": "2026-13-01"}, "log_end"),
+        ({"log_start": "2026-01-02", "log_end": "2026-01-01"}, "log_end"),
+        ({"log_start": "2026-01-01T00:00:00Z", "log_end": "2026-01-01T00:00:00Z"}, "log_end"),
+        ({"timezone_offset": "two"}, "timezone_offset"),
+        ({"timezone_offset": -13}, "timezone_offset"),
+        ({"timezone_offset": 14.5}, "timezone_offset"),
+        ({"call_ids": "abc"}, "call_ids"),
+        ({"call_ids": ["a", 1]}, "call_ids"),
+        ({"call_ids": ["a"], "source_system": "crm"}, "call_ids and source_system"),
+        ({"correlation_id": "c", "call_ids": ["a"]}, "call_ids and correlation_id"),
+        ({"has_warnings": "true"}, "has_warnings"),
+        ({"has_errors": 1}, "has_errors"),
+        ({"poll_interval": 0}, "poll_interval"),
+        ({"job_timeout": -1}, "job_timeout"),
+        ({"job_timeout": timedelta(0)}, "job_timeout"),
+    ],
+)
+def test_bad_literal_arguments_fail_at_parse_time(kwargs, name):
+    with pytest.raises(SparkConfigError, match=name):
+        export_op(**kwargs)
+
+
+def test_templated_arguments_wait_for_rendering():
+    op = export_op(folder="{{ params.folder }}", log_start="{{ ds }}", timezone_offset="{{ params.tz }}")
+    assert op.folder == "{{ params.folder }}"
+    assert set(op.template_fields) >= {"folder", "service", "log_start", "log_end", "call_ids", "timezone_offset"}
+
+
+@pytest.mark.parametrize(
+    ("rendered", "name"),
+    [
+        ({"folder": ""}, "folder"),
+        ({"log_start": "not a date"}, "log_start"),
+        ({"timezone_offset": "99"}, "timezone_offset"),
+        ({"call_ids": "x"}, "call_ids"),
+    ],
+)
+def test_bad_rendered_arguments_fail_before_any_request(emulator, connect, rendered, name):
+    connect()
+    op = export_op(folder="{{ f }}", log_start="{{ s }}", timezone_offset="{{ t }}", call_ids="{{ c }}")
+    op.folder, op.log_start, op.timezone_offset, op.call_ids = "Pricing", None, None, None
+    for field, value in rendered.items():
+        setattr(op, field, value)
+    with pytest.raises(SparkConfigError, match=name):
+        op.execute(CONTEXT)
+    assert emulator.requests == []
+
+
+def test_rendered_numbers_and_lists_are_read():
+    op = export_op(timezone_offset="{{ t }}", call_ids="{{ c }}")
+    op.timezone_offset, op.call_ids = "5.5", '["a", "b"]'
+    filters = op.log_filters(CONTEXT)
+    assert (filters.timezone_offset, list(filters.call_ids)) == (5.5, ["a", "b"])
+
+
+# ------------------------------------------------------------------ the window
+
+
+def test_window_defaults_to_the_data_interval():
+    filters = export_op().log_filters(CONTEXT)
+    assert (filters.start, filters.end) == (DAY_START, DAY_END)
+
+
+def test_explicit_window_wins():
+    filters = export_op(log_start="2026-03-01T00:00:00+01:00", log_end="2026-03-01T12:00:00Z").log_filters(CONTEXT)
+    assert filters.start == datetime(2026, 2, 28, 23, tzinfo=UTC)
+    assert filters.end == datetime(2026, 3, 1, 12, tzinfo=UTC)
+
+
+def test_empty_data_interval_is_an_error_naming_the_fixes(emulator, connect):
+    connect()
+    with pytest.raises(SparkConfigError) as error:
+        export_op().execute({"data_interval_start": DAY_END, "data_interval_end": DAY_END})
+    for fix in ("CronDataIntervalTimetable", "CronTriggerTimetable", "interval=", "log_start and log_end"):
+        assert fix in str(error.value)
+    assert emulator.requests == []
+
+
+def test_missing_data_interval_is_an_error():
+    with pytest.raises(SparkConfigError, match="no data interval"):
+        export_op().log_filters({"data_interval_start": None, "data_interval_end": None})
+
+
+# ------------------------------------------------------------------ deferral
+
+
+def test_defers_with_primitives_and_no_secret(emulator, connect):
+    connect()
+    emulator.job_seconds = 30
+    op = export_op(deferrable=True, poll_interval=7, job_timeout=600)
+    before = time.time()
+    with pytest.raises(TaskDeferred) as deferred:
+        op.execute(CONTEXT)
+    trigger = deferred.value.trigger
+    path, kwargs = trigger.serialize()
+    assert path == "airflow_provider_spark_logs.triggers.spark_logs.SparkLogJobTrigger"
+    assert set(kwargs) == {"job_id", "folder", "service", "deadline", "poll_interval", "job_timeout", "spark_conn_id"}
+    assert all(isinstance(v, str | int | float) for v in kwargs.values())
+    assert kwargs["job_id"] == op.job_id
+    assert before + 600 <= kwargs["deadline"] <= time.time() + 600
+    assert kwargs["poll_interval"] == 7
+    assert deferred.value.method_name == "execute_complete"
+    assert deferred.value.timeout == timedelta(seconds=660)
+    text = json.dumps(kwargs) + repr(trigger)
+    assert emulator.api_key not in text
+    assert emulator.docstore_url not in text
+    assert [r.target for r in emulator.requests] == ["submit", "status"]
+
+
+def test_a_job_already_done_is_not_deferred(emulator, connect):
+    connect()
+    emulator.job_seconds = 0
+    op = export_op(deferrable=True)
+    job_id = wait_for_zip_then(lambda: op.execute(CONTEXT))
+    assert job_id == op.job_id
+    assert len(submits(emulator)) == 1
+
+
+def wait_for_zip_then(action, timeout=10.0):
+    """The emulator builds the ZIP in the background: a job at 0 s still needs a moment."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return action()
+        except TaskDeferred:
+            if time.monotonic() > deadline:
+                raise
+
+
+def test_post_body_carries_the_window_and_filters(emulator, connect):
+    connect()
+    op = export_op(wait_for_completion=False, correlation_id="corr-1", has_errors=True, version_id="v-1")
+    job_id = op.execute(CONTEXT)
+    assert job_id in emulator.jobs
+    (submit,) = submits(emulator)
+    assert submit.json_body == {
+        "request_data": {
+            "start_date": "2026-01-01T00:00:00.000Z",
+            "end_date": "2026-01-01T23:59:59.999Z",
+            "call_ids": ["corr-1"],
+            "has_errors": True,
+        },
+        "request_meta": {"version_id": "v-1"},
+    }
+
+
+# ------------------------------------------------------------------ execute_complete
+
+
+def test_execute_complete_returns_the_job_id():
+    assert export_op().execute_complete({}, {"status": "success", "job_id": "j-1"}) == "j-1"
+
+
+@pytest.mark.parametrize(
+    ("event", "error", "text"),
+    [
+        ({"status": "error", "job_id": "j-1", "message": "job j-1 failed: boom"}, SparkJobError, "boom"),
+        ({"status": "timeout", "job_id": "j-1", "message": "job j-1 did not finish"}, SparkJobTimeoutError, "j-1"),
+        ({"status": "weird", "job_id": "j-1"}, SparkJobError, "weird"),
+        (None, SparkJobError, "does not know"),
+        ({"nothing": 1}, SparkJobError, "does not know"),
+    ],
+)
+def test_execute_complete_fails_loudly(event, error, text):
+    with pytest.raises(error, match=text):
+        export_op().execute_complete({}, event)
+
+
+# ------------------------------------------------------------------ the trigger
+
+
+def test_trigger_waits_for_progress_to_reach_100(emulator, connect):
+    connect()
+    emulator.job_seconds = 0.5
+    job_id = export_op(wait_for_completion=False).execute(CONTEXT)
+    assert first_event(trigger_for(job_id)) == {"status": "success", "job_id": job_id}
+    statuses = [r for r in emulator.requests if r.target == "status"]
+    assert len(statuses) >= 2
+    assert len(submits(emulator)) == 1
+
+
+def test_trigger_reports_a_failed_job(emulator, connect):
+    connect()
+    emulator.inject(Fault("status", "job_error", message="Export exploded"))
+    job_id = export_op(wait_for_completion=False).execute(CONTEXT)
+    event = first_event(trigger_for(job_id))
+    assert event["status"] == "error"
+    assert job_id in event["message"]
+    assert "Export exploded" in event["message"]
+
+
+def test_trigger_reports_its_deadline(emulator, connect):
+    connect()
+    emulator.inject(Fault("status", "never_finish", progress=60))
+    job_id = export_op(wait_for_completion=False).execute(CONTEXT)
+    event = first_event(trigger_for(job_id, deadline_in=0.5))
+    assert event["status"] == "timeout"
+    assert job_id in event["message"]
+    assert "job_timeout=0.5" in event["message"]
+    assert "last progress 60%" in event["message"]
+
+
+def test_trigger_rides_out_a_spark_outage(emulator, connect):
+    connect(extra={"max_retries": 0})
+    emulator.job_seconds = 0
+    job_id = export_op(wait_for_completion=False).execute(CONTEXT)
+    emulator.inject(Fault("status", "status", status=503, html=True, times=3))
+    assert first_event(trigger_for(job_id))["status"] == "success"
+
+
+def test_trigger_survives_a_restart_through_serde(emulator, connect):
+    from airflow.sdk import serde
+
+    connect()
+    emulator.job_seconds = 0.5
+    job_id = export_op(wait_for_completion=False).execute(CONTEXT)
+    original = trigger_for(job_id)
+    path, kwargs = original.serialize()
+    restored_kwargs = serde.deserialize(serde.serialize(kwargs))
+    assert path.rsplit(".", 1)[1] == "SparkLogJobTrigger"
+    rebuilt = SparkLogJobTrigger(**restored_kwargs)
+    assert first_event(rebuilt) == {"status": "success", "job_id": job_id}
+    assert len(submits(emulator)) == 1
+
+
+def test_trigger_reports_bad_credentials_without_secrets(emulator, connect):
+    connect(password="wrong-secret-123")
+    event = first_event(trigger_for("some-job"))
+    assert event["status"] == "error"
+    assert "check credentials" in event["message"]
+    assert "wrong-secret-123" not in json.dumps(event)
+
+
+# ------------------------------------------------------------------ the synchronous path
+
+
+def test_sync_path_polls_until_done(emulator, connect):
+    connect()
+    emulator.job_seconds = 0.5
+    op = export_op(deferrable=False)
+    assert op.execute(CONTEXT) == op.job_id
+    assert len([r for r in emulator.requests if r.target == "status"]) >= 2
+
+
+def test_sync_path_times_out_with_the_same_message(emulator, connect):
+    connect()
+    emulator.inject(Fault("status", "never_finish"))
+    with pytest.raises(SparkJobTimeoutError, match=r"job_timeout=0\.3 s .*Raise job_timeout"):
+        export_op(deferrable=False, job_timeout=0.3).execute(CONTEXT)
+
+
+def test_sync_path_reports_a_failed_job(emulator, connect):
+    connect()
+    emulator.inject(Fault("status", "job_error", message="Export exploded"))
+    op = export_op(deferrable=False)
+    with pytest.raises(Exception, match="Export exploded") as error:
+        op.execute(CONTEXT)
+    assert op.job_id in str(error.value)
+
+
+def test_wait_for_completion_false_returns_at_once(emulator, connect):
+    connect()
+    emulator.job_seconds = 60
+    job_id = export_op(wait_for_completion=False).execute(CONTEXT)
+    assert job_id in emulator.jobs
+    assert [r.target for r in emulator.requests] == ["submit"]
+
+
+# ------------------------------------------------------------------ retries reuse the job
+
+
+class TaskStateStore:
+    """Airflow 3.3's task_state_store as a task sees it: JSON values by key, kept across tries."""
+
+    def __init__(self):
+        self.values = {}
+
+    def get(self, key, default=None):
+        return json.loads(self.values[key]) if key in self.values else default
+
+    def set(self, key, value, *, retention=None):
+        self.values[key] = json.dumps(value)
+
+
+def test_a_retry_reuses_the_unfinished_job(emulator, connect):
+    connect()
+    emulator.job_seconds = 30
+    store = TaskStateStore()
+    context = {**CONTEXT, "task_state_store": store}
+    with pytest.raises(TaskDeferred):
+        export_op(deferrable=True).execute(context)
+    with pytest.raises(TaskDeferred) as retried:
+        export_op(deferrable=True).execute(context)
+    assert len(submits(emulator)) == 1
+    assert retried.value.trigger.job_id == next(iter(emulator.jobs))
+
+
+def test_a_retry_with_another_window_submits_again(emulator, connect):
+    connect()
+    store = TaskStateStore()
+    export_op(wait_for_completion=False).execute({**CONTEXT, "task_state_store": store})
+    later = {"data_interval_start": DAY_END, "data_interval_end": DAY_END + timedelta(days=1)}
+    export_op(wait_for_completion=False).execute({**later, "task_state_store": store})
+    assert len(submits(emulator)) == 2
+
+
+# ------------------------------------------------------------------ the sensor
+
+
+def sensor(**kwargs):
+    defaults = {"task_id": "wait", "folder": "Pricing", "service": "Motor Quote", "poke_interval": 0.1, "timeout": 10}
+    return SparkLogJobSensor(**{**defaults, **kwargs})
+
+
+@pytest.mark.parametrize(("kwargs", "name"), [({"job_id": ""}, "job_id"), ({"job_id": "j", "folder": ""}, "folder")])
+def test_sensor_rejects_bad_literals(kwargs, name):
+    with pytest.raises(SparkConfigError, match=name):
+        sensor(**kwargs)
+
+
+def test_sensor_pokes_until_done(emulator, connect):
+    connect()
+    emulator.job_seconds = 0.5
+    job_id = export_op(wait_for_completion=False).execute(CONTEXT)
+    assert sensor(job_id=job_id, deferrable=False).execute(CONTEXT) == job_id
+
+
+def test_sensor_defers_to_the_same_trigger(emulator, connect):
+    connect()
+    emulator.job_seconds = 30
+    job_id = export_op(wait_for_completion=False).execute(CONTEXT)
+    with pytest.raises(TaskDeferred) as deferred:
+        sensor(job_id=job_id, deferrable=True, timeout=120).execute(CONTEXT)
+    trigger = deferred.value.trigger
+    assert isinstance(trigger, SparkLogJobTrigger)
+    assert (trigger.job_id, trigger.job_timeout) == (job_id, 120)
+    assert sensor(job_id=job_id).execute_complete(CONTEXT, {"status": "success", "job_id": job_id}) == job_id
