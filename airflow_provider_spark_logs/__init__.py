@@ -30,6 +30,24 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": ["airflow_provider_spark_logs.hooks.spark_logs"],
             }
         ],
+        "operators": [
+            {
+                "integration-name": "Coherent Spark",
+                "python-modules": ["airflow_provider_spark_logs.operators.spark_logs"],
+            }
+        ],
+        "sensors": [
+            {
+                "integration-name": "Coherent Spark",
+                "python-modules": ["airflow_provider_spark_logs.sensors.spark_logs"],
+            }
+        ],
+        "triggers": [
+            {
+                "integration-name": "Coherent Spark",
+                "python-modules": ["airflow_provider_spark_logs.triggers.spark_logs"],
+            }
+        ],
         "connection-types": [
             {
                 "connection-type": CONN_TYPE,

@@ -11,10 +11,12 @@ import pytest
 
 from airflow_provider_spark_logs._compat import TaskDeferred
 from airflow_provider_spark_logs.exceptions import SparkConfigError, SparkJobError, SparkJobTimeoutError
+from airflow_provider_spark_logs.hooks.spark_logs import SparkLogHook
 from airflow_provider_spark_logs.operators.spark_logs import SparkLogExportOperator
 from airflow_provider_spark_logs.sensors.spark_logs import SparkLogJobSensor
 from airflow_provider_spark_logs.testing import Fault
 from airflow_provider_spark_logs.triggers.spark_logs import SparkLogJobTrigger
+from tests.conftest import wait_until
 
 UTC = timezone.utc
 DAY_START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -169,24 +171,19 @@ def test_defers_with_primitives_and_no_secret(emulator, connect):
     assert [r.target for r in emulator.requests] == ["submit", "status"]
 
 
+def wait_until_done(job_id):
+    hook = SparkLogHook()
+    wait_until(lambda: hook.get_job_status("Pricing", "Motor Quote", job_id).done)
+
+
 def test_a_job_already_done_is_not_deferred(emulator, connect):
     connect()
     emulator.job_seconds = 0
-    op = export_op(deferrable=True)
-    job_id = wait_for_zip_then(lambda: op.execute(CONTEXT))
-    assert job_id == op.job_id
+    context = {**CONTEXT, "task_state_store": TaskStateStore()}
+    job_id = export_op(wait_for_completion=False).execute(context)
+    wait_until_done(job_id)
+    assert export_op(deferrable=True).execute(context) == job_id
     assert len(submits(emulator)) == 1
-
-
-def wait_for_zip_then(action, timeout=10.0):
-    """The emulator builds the ZIP in the background: a job at 0 s still needs a moment."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return action()
-        except TaskDeferred:
-            if time.monotonic() > deadline:
-                raise
 
 
 def test_post_body_carries_the_window_and_filters(emulator, connect):
@@ -343,6 +340,9 @@ class TaskStateStore:
     def set(self, key, value, *, retention=None):
         self.values[key] = json.dumps(value)
 
+    def delete(self, key):
+        self.values.pop(key, None)
+
 
 def test_a_retry_reuses_the_unfinished_job(emulator, connect):
     connect()
@@ -355,6 +355,31 @@ def test_a_retry_reuses_the_unfinished_job(emulator, connect):
         export_op(deferrable=True).execute(context)
     assert len(submits(emulator)) == 1
     assert retried.value.trigger.job_id == next(iter(emulator.jobs))
+
+
+def test_a_retry_reuses_a_finished_job_and_a_success_uses_it_up(emulator, connect):
+    connect()
+    emulator.job_seconds = 0
+    store = TaskStateStore()
+    context = {**CONTEXT, "task_state_store": store}
+    job_id = export_op(wait_for_completion=False).execute(context)
+    assert store.get("spark_log_export_job")["job_id"] == job_id
+    wait_until_done(job_id)
+    assert export_op(deferrable=True).execute(context) == job_id
+    assert len(submits(emulator)) == 1
+    assert store.values == {}
+    assert export_op(wait_for_completion=False).execute(context) != job_id
+
+
+def test_a_failed_job_is_not_reused(emulator, connect):
+    connect()
+    emulator.inject(Fault("status", "job_error"))
+    store = TaskStateStore()
+    context = {**CONTEXT, "task_state_store": store}
+    with pytest.raises(Exception, match="Job failed"):
+        export_op(deferrable=False).execute(context)
+    export_op(wait_for_completion=False).execute(context)
+    assert len(submits(emulator)) == 2
 
 
 def test_a_retry_with_another_window_submits_again(emulator, connect):

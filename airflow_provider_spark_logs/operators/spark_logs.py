@@ -182,13 +182,21 @@ class SparkLogExportOperator(BaseOperator):
 
     def job_done(self, context: Context, job_id: str) -> str:
         self.log.info("Spark log export job %s is done.", job_id)
+        self._forget_job(context)
         return job_id
 
-    def _submit_or_reuse(self, filters: LogFilters, context: Context) -> str:
-        """Submit the export, unless a previous try of this task started the same one.
+    def _forget_job(self, context: Context) -> None:
+        """Once the task succeeds, its job is used up: a later re-run of the task exports afresh."""
+        store = context.get("task_state_store")
+        if store is not None:
+            store.delete(STATE_KEY)
 
-        Airflow 3.3's ``task_state_store`` survives retries; on older versions, or for a different
-        request, a new job is submitted.
+    def _submit_or_reuse(self, filters: LogFilters, context: Context) -> str:
+        """Submit the export, unless a failed previous try of this task started the same one.
+
+        Airflow 3.3's ``task_state_store`` survives retries, so a retry goes on with the job (running
+        or finished) instead of exporting twice. On older versions, for a different request, or for
+        a job Spark no longer knows, a new job is submitted.
         """
         store = context.get("task_state_store")
         request = {"folder": self.folder, "service": self.service, "body": filters.request_body()}
