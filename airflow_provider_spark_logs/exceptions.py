@@ -53,3 +53,7 @@ class SparkJobTimeoutError(SparkLogError):
 
 class SparkJobError(SparkLogError):
     """A job failed in Spark, or a trigger reported that it did."""
+
+
+class SparkLandingError(SparkLogError):
+    """A ZIP could not be published at its destination; nothing partial was left there."""

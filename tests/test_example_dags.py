@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import zipfile
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
+
+from tests.helpers import call_ids_in
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "example_dags"
@@ -20,14 +21,15 @@ def test_example_dags_parse_without_import_errors():
 
 
 def test_daily_example_lands_the_previous_day(tmp_path, emulator, airflow_cli):
-    cli = airflow_cli(EXAMPLES, SPARK_LOGS_LOCAL_DIR=str(tmp_path / "landed"), SPARK_LOGS_POLL_SECONDS="0.2")
-    cli.dags_test("example_spark_logs_daily", "2026-01-02")
-    (landed,) = (tmp_path / "landed").rglob("*.zip")
-    assert landed.name == "2026-01-01.zip"
-    with zipfile.ZipFile(landed) as archive:
-        assert archive.testzip() is None
-        lines = sum(archive.read(name).count(b"\n") - 1 for name in archive.namelist())
+    emulator.job_seconds = 1
+    lake = tmp_path / "lake"
+    cli = airflow_cli(EXAMPLES, SPARK_LOGS_DESTINATION=lake.as_uri() + "/", SPARK_LOGS_POLL_SECONDS="0.3")
+    log = cli.dags_test("example_spark_logs_daily", "2026-01-02")
+    (landed,) = lake.rglob("*.zip")
+    assert landed == lake / "date=2026-01-01/Pricing/Motor_Quote/20260101T000000Z_20260102T000000Z.zip"
+    assert "Pausing task as DEFERRED" in log
+    assert f"Landed {landed.as_uri()}" in log
     expected = emulator.calls(
         "Pricing", "Motor Quote", datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 2, tzinfo=UTC)
     )
-    assert lines == len(expected)
+    assert sorted(call_ids_in(landed)) == sorted(c.call_id for c in expected)

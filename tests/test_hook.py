@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import csv
 import io
 import time
 import zipfile
@@ -25,6 +24,7 @@ from airflow_provider_spark_logs.hooks.spark_logs import SparkLogHook
 from airflow_provider_spark_logs.protocol import LogFilters
 from airflow_provider_spark_logs.testing import Fault
 from tests.conftest import wait_until
+from tests.helpers import call_ids_in
 
 UTC = timezone.utc
 DAY = LogFilters(start=datetime(2026, 1, 1, tzinfo=UTC), end=datetime(2026, 1, 2, tzinfo=UTC))
@@ -44,14 +44,6 @@ def export_zip(hook, filters=DAY, folder="Pricing", service="Motor Quote") -> zi
     buffer = io.BytesIO()
     hook.download(finished_status(hook, job_id, folder, service).download_url, buffer)
     return zipfile.ZipFile(buffer)
-
-
-def call_ids_in(archive: zipfile.ZipFile) -> list[str]:
-    ids = []
-    for name in archive.namelist():
-        with archive.open(name) as member:
-            ids += [row["Call ID"] for row in csv.DictReader(io.TextIOWrapper(member, "utf-8"))]
-    return ids
 
 
 # ------------------------------------------------------------------ the happy path, per auth type

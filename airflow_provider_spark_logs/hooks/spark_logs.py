@@ -11,7 +11,7 @@ import asyncio
 import ssl
 import time
 from dataclasses import replace
-from typing import IO, Any
+from typing import Any, Protocol
 
 import aiohttp
 import requests
@@ -49,6 +49,12 @@ DOWNLOAD_CHUNK_BYTES = 1 << 20
 _PROBE_JOB_ID = "00000000-0000-0000-0000-000000000000"
 _SYNC_TRANSPORT_ERRORS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
 _ASYNC_TRANSPORT_ERRORS = (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, asyncio.TimeoutError)
+
+
+class BinaryWriter(Protocol):
+    """Where a download goes: a binary file, or anything with its ``write``."""
+
+    def write(self, data: bytes, /) -> int: ...
 
 
 class SparkLogHook(BaseHook):
@@ -205,7 +211,7 @@ class SparkLogHook(BaseHook):
                 self.log.info("Spark log export job %s: %g%% done.", watch.job_id, watch.last_progress)
             time.sleep(wait)
 
-    def download(self, url: str, fileobj: IO[bytes], chunk_size: int = DOWNLOAD_CHUNK_BYTES) -> int:
+    def download(self, url: str, fileobj: BinaryWriter, chunk_size: int = DOWNLOAD_CHUNK_BYTES) -> int:
         """Stream ``url`` into ``fileobj`` in ``chunk_size`` pieces and return the byte count.
 
         Spark credentials are sent only if ``url`` is on the API's own origin, and so never across a
@@ -323,7 +329,7 @@ def _masked(status: JobStatus) -> JobStatus:
     return status
 
 
-def _stream_body(response: requests.Response, fileobj: IO[bytes], chunk_size: int) -> int:
+def _stream_body(response: requests.Response, fileobj: BinaryWriter, chunk_size: int) -> int:
     """Copy the body in fixed-size chunks, and check it against ``Content-Length``."""
     written = 0
     try:

@@ -15,10 +15,12 @@ from functools import cached_property
 from typing import Any
 
 from .. import DEFAULT_CONN_ID
-from .._compat import BaseOperator, Context, ResolveMixin, conf
+from .._compat import BaseOperator, Context, ObjectStoragePath, conf
+from ..arguments import check_destination, check_names, is_literal, seconds
 from ..exceptions import SparkConfigError, SparkLogError
 from ..hooks.spark_logs import SparkLogHook
-from ..protocol import JobWatch, LogFilters, path_segment, to_utc
+from ..protocol import JobWatch, LogFilters, to_utc
+from ..transfers.landing import land_export
 from ..triggers.spark_logs import SparkLogJobTrigger, deferral_timeout, job_id_from_event
 from ..windows import resolve_window
 
@@ -33,25 +35,6 @@ TEMPLATED_FILTER_FIELDS = (
 )
 FILTER_FIELDS = (*TEMPLATED_FILTER_FIELDS, "has_warnings", "has_errors")
 STATE_KEY = "spark_log_export_job"
-
-
-def is_literal(value: Any) -> bool:
-    """Known at DAG parse time: not a Jinja template and not an XCom reference."""
-    return not isinstance(value, ResolveMixin) and not (isinstance(value, str) and "{{" in value)
-
-
-def seconds(value: float | timedelta, name: str) -> float:
-    number = value.total_seconds() if isinstance(value, timedelta) else value
-    if isinstance(number, bool) or not isinstance(number, int | float) or not number > 0:
-        raise SparkConfigError(f"{name} must be a number of seconds above 0 (or a timedelta), got {value!r}.")
-    return float(number)
-
-
-def check_names(**names: Any) -> None:
-    """Folder, service and job id are path segments: non-empty strings."""
-    for name, value in names.items():
-        if is_literal(value):
-            path_segment(value, name)
 
 
 class SparkLogExportOperator(BaseOperator):
@@ -74,9 +57,22 @@ class SparkLogExportOperator(BaseOperator):
     :param poll_interval: seconds between status checks.
     :param job_timeout: seconds (or a timedelta) to wait for the job before failing.
     :param spark_conn_id: the ``coherent_spark`` connection.
+    :param destination: where to land the ZIP once the job is done (templated): a full object URI, or
+        a prefix ending in ``/`` under which ``{folder}/{service}/{start}_{end}.zip`` is used. The
+        operator then returns the landed URI instead of the job id.
+    :param destination_conn_id: the store's connection, e.g. ``aws_default``.
+    :param overwrite: replace an existing object (re-runs are idempotent); False fails if it exists.
+    :param unpack: also land the ZIP's CSV files under the ZIP's key without ``.zip``.
     """
 
-    template_fields: Sequence[str] = ("folder", "service", "log_start", "log_end", *TEMPLATED_FILTER_FIELDS)
+    template_fields: Sequence[str] = (
+        "folder",
+        "service",
+        "log_start",
+        "log_end",
+        *TEMPLATED_FILTER_FIELDS,
+        "destination",
+    )
     ui_color = "#e8f1fb"
 
     def __init__(
@@ -100,6 +96,10 @@ class SparkLogExportOperator(BaseOperator):
         poll_interval: float = 10.0,
         job_timeout: float | timedelta = 3600.0,
         spark_conn_id: str = DEFAULT_CONN_ID,
+        destination: str | ObjectStoragePath | None = None,
+        destination_conn_id: str | None = None,
+        overwrite: bool = True,
+        unpack: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -121,12 +121,23 @@ class SparkLogExportOperator(BaseOperator):
         self.poll_interval = seconds(poll_interval, "poll_interval")
         self.job_timeout = seconds(job_timeout, "job_timeout")
         self.spark_conn_id = spark_conn_id
+        self.destination = destination
+        self.destination_conn_id = destination_conn_id
+        self.overwrite = overwrite
+        self.unpack = unpack
         self.job_id: str | None = None
         self._check_literals()
 
     def _check_literals(self) -> None:
         """Reject bad literal arguments at DAG parse time; templated ones are checked in ``execute``."""
         check_names(folder=self.folder, service=self.service)
+        if self.destination is not None:
+            check_destination(self.destination, self.destination_conn_id)
+        if self.destination is not None and not self.wait_for_completion:
+            raise SparkConfigError(
+                "destination needs wait_for_completion=True: land a job started without waiting "
+                "with SparkLogToObjectStorageOperator after a SparkLogJobSensor."
+            )
         literal_filters = {n: getattr(self, n) for n in FILTER_FIELDS if is_literal(getattr(self, n))}
         LogFilters(**literal_filters)
         bounds = {
@@ -181,9 +192,26 @@ class SparkLogExportOperator(BaseOperator):
         return self.job_done(context, self.job_id)
 
     def job_done(self, context: Context, job_id: str) -> str:
+        """The job id; or, with a ``destination``, the URI of the ZIP landed there."""
         self.log.info("Spark log export job %s is done.", job_id)
+        result = job_id if self.destination is None else self._land(context, job_id)
         self._forget_job(context)
-        return job_id
+        return result
+
+    def _land(self, context: Context, job_id: str) -> str:
+        filters = self.log_filters(context)
+        return land_export(
+            self.hook,
+            folder=self.folder,
+            service=self.service,
+            job_id=job_id,
+            destination=self.destination,
+            destination_conn_id=self.destination_conn_id,
+            overwrite=self.overwrite,
+            unpack=self.unpack,
+            start=filters.start,
+            end=filters.end,
+        ).uri
 
     def _forget_job(self, context: Context) -> None:
         """Once the task succeeds, its job is used up: a later re-run of the task exports afresh."""

@@ -10,9 +10,9 @@ from typing import Any
 
 from .. import DEFAULT_CONN_ID
 from .._compat import BaseSensorOperator, Context, PokeReturnValue, conf
+from ..arguments import check_names
 from ..exceptions import SparkRetriesExhaustedError
 from ..hooks.spark_logs import SparkLogHook
-from ..operators.spark_logs import check_names
 from ..protocol import JobWatch
 from ..triggers.spark_logs import SparkLogJobTrigger, deferral_timeout, job_id_from_event
 

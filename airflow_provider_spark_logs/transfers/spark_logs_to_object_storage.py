@@ -1,0 +1,79 @@
+"""``SparkLogToObjectStorageOperator``: land a finished export's ZIP in object storage.
+
+Works with any store Airflow's ``ObjectStoragePath`` knows (``file://``, ``s3://``, ``gs://``,
+``abfs://``...). See :mod:`.landing` for how a ZIP is checked and published without ever exposing
+a partial object.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cached_property
+from typing import Any
+
+from .. import DEFAULT_CONN_ID
+from .._compat import BaseOperator, Context, ObjectStoragePath
+from ..arguments import check_destination, check_names
+from ..hooks.spark_logs import SparkLogHook
+from .landing import land_export
+
+
+class SparkLogToObjectStorageOperator(BaseOperator):
+    """Download a finished job's ZIP, check it, and publish it at ``destination``; return its URI.
+
+    :param job_id: the finished job (templated), e.g. ``"{{ ti.xcom_pull(task_ids='export') }}"``.
+    :param folder: Spark folder of the job (templated).
+    :param service: Spark service of the job (templated).
+    :param destination: a full object URI, or a prefix ending in ``/`` under which
+        ``{folder}/{service}/job_{job_id}.zip`` is used (templated; a str or an ``ObjectStoragePath``).
+    :param destination_conn_id: the store's connection, e.g. ``aws_default``.
+    :param overwrite: replace an existing object (re-runs are idempotent); False fails if it exists.
+    :param unpack: also land the ZIP's CSV files under the ZIP's key without ``.zip``.
+    :param spark_conn_id: the ``coherent_spark`` connection.
+    """
+
+    template_fields: Sequence[str] = ("job_id", "folder", "service", "destination")
+    ui_color = "#e8f1fb"
+
+    def __init__(
+        self,
+        *,
+        job_id: str,
+        folder: str,
+        service: str,
+        destination: str | ObjectStoragePath,
+        destination_conn_id: str | None = None,
+        overwrite: bool = True,
+        unpack: bool = False,
+        spark_conn_id: str = DEFAULT_CONN_ID,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.job_id = job_id
+        self.folder = folder
+        self.service = service
+        self.destination = destination
+        self.destination_conn_id = destination_conn_id
+        self.overwrite = overwrite
+        self.unpack = unpack
+        self.spark_conn_id = spark_conn_id
+        check_names(job_id=job_id, folder=folder, service=service)
+        check_destination(destination, destination_conn_id)
+
+    @cached_property
+    def hook(self) -> SparkLogHook:
+        return SparkLogHook(self.spark_conn_id)
+
+    def execute(self, context: Context) -> str:
+        check_names(job_id=self.job_id, folder=self.folder, service=self.service)
+        landed = land_export(
+            self.hook,
+            folder=self.folder,
+            service=self.service,
+            job_id=self.job_id,
+            destination=self.destination,
+            destination_conn_id=self.destination_conn_id,
+            overwrite=self.overwrite,
+            unpack=self.unpack,
+        )
+        return landed.uri
