@@ -28,8 +28,7 @@ def test_daily_example_lands_the_previous_day(tmp_path, emulator, airflow_cli):
     (landed,) = lake.rglob("*.zip")
     assert landed == lake / "date=2026-01-01/Pricing/Motor_Quote/20260101T000000Z_20260102T000000Z.zip"
     assert "Pausing task as DEFERRED" in log
-    assert f"Landed {landed.as_uri()}" in log
-    expected = emulator.calls(
-        "Pricing", "Motor Quote", datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 2, tzinfo=UTC)
-    )
+    assert f"Landed file://{landed} (" in log
+    day = datetime(2026, 1, 1, tzinfo=UTC)
+    expected = emulator.calls("Pricing", "Motor Quote", day, day + timedelta(days=1))
     assert sorted(call_ids_in(landed)) == sorted(c.call_id for c in expected)
