@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -91,3 +94,68 @@ def airflow_cli(tmp_path: Path, emulator: SparkEmulator) -> Callable[..., Airflo
         return cli
 
     return _make
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """moto's standalone S3 server on loopback, for the whole session."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_until(lambda: _listening(port) or server.poll() is not None, timeout=60)
+        assert server.poll() is None, "moto_server exited at start"
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+@dataclass
+class S3Bucket:
+    client: Any
+    name: str
+    conn: dict[str, Any]
+
+    def keys(self) -> list[str]:
+        return [o["Key"] for o in self.client.list_objects_v2(Bucket=self.name).get("Contents", [])]
+
+    def read(self, key: str) -> bytes:
+        return self.client.get_object(Bucket=self.name, Key=key)["Body"].read()
+
+    def pending_uploads(self) -> list[Any]:
+        return self.client.list_multipart_uploads(Bucket=self.name).get("Uploads", [])
+
+
+@pytest.fixture
+def s3(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> S3Bucket:
+    """A fresh bucket on the moto server, and ``aws_default`` pointing at it."""
+    import boto3
+
+    conn = {
+        "conn_type": "aws",
+        "login": "moto-access-key",
+        "password": "moto-secret-key-for-tests",
+        "extra": {"endpoint_url": moto_endpoint, "region_name": "us-east-1"},
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps(conn))
+    client = boto3.client(
+        "s3",
+        endpoint_url=moto_endpoint,
+        aws_access_key_id=conn["login"],
+        aws_secret_access_key=conn["password"],
+        region_name="us-east-1",
+    )
+    bucket = S3Bucket(client, f"lake-{uuid.uuid4().hex[:12]}", conn)
+    client.create_bucket(Bucket=bucket.name)
+    return bucket

@@ -1,0 +1,255 @@
+"""Landing ZIPs: streamed, checked and published atomically, into local files and S3 (moto)."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import tempfile
+import zipfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from airflow_provider_spark_logs._compat import ObjectStoragePath
+from airflow_provider_spark_logs.exceptions import SparkConfigError, SparkDownloadError, SparkLandingError
+from airflow_provider_spark_logs.hooks.spark_logs import SparkLogHook
+from airflow_provider_spark_logs.operators.spark_logs import SparkLogExportOperator
+from airflow_provider_spark_logs.testing import Fault
+from airflow_provider_spark_logs.transfers.landing import csv_members, default_object_name, publish
+from airflow_provider_spark_logs.transfers.spark_logs_to_object_storage import SparkLogToObjectStorageOperator
+from tests.conftest import wait_until
+from tests.helpers import call_ids_in
+
+UTC = timezone.utc
+DAY_START = datetime(2026, 1, 1, tzinfo=UTC)
+DAY_END = datetime(2026, 1, 2, tzinfo=UTC)
+CONTEXT = {"data_interval_start": DAY_START, "data_interval_end": DAY_END}
+CREDENTIAL_HEADERS = {"x-synthetic-key", "x-tenant-name", "authorization"}
+
+
+@pytest.fixture(autouse=True)
+def spool_dir(tmp_path, monkeypatch):
+    """Spool files go to a folder of the test's own, so that leftovers can be seen."""
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spool))
+    return spool
+
+
+@pytest.fixture
+def finished_job(emulator, connect):
+    """A job over the day 2026-01-01 whose ZIP is ready."""
+    connect()
+    emulator.job_seconds = 0
+    op = SparkLogExportOperator(task_id="export", folder="Pricing", service="Motor Quote", wait_for_completion=False)
+    job_id = op.execute(CONTEXT)
+    hook = SparkLogHook()
+    wait_until(lambda: hook.get_job_status("Pricing", "Motor Quote", job_id).done)
+    emulator.clear_requests()
+    return job_id
+
+
+def land(job_id, destination, **kwargs):
+    op = SparkLogToObjectStorageOperator(
+        task_id="land", job_id=job_id, folder="Pricing", service="Motor Quote", destination=destination, **kwargs
+    )
+    return op.execute({})
+
+
+def expected_ids(emulator):
+    return sorted(c.call_id for c in emulator.calls("Pricing", "Motor Quote", DAY_START, DAY_END))
+
+
+def downloads(emulator):
+    return [r for r in emulator.requests if r.target == "download"]
+
+
+# ------------------------------------------------------------------ local files
+
+
+def test_lands_a_checked_zip_in_a_local_file(tmp_path, emulator, finished_job, spool_dir, capsys):
+    target = tmp_path / "lake" / "day.zip"
+    uri = land(finished_job, f"file://{target}")
+    assert uri == f"file://{target}"
+    assert sorted(call_ids_in(target)) == expected_ids(emulator)
+    assert sorted(p.name for p in target.parent.iterdir()) == ["day.zip"]
+    assert list(spool_dir.glob("spark-logs-*")) == []
+    digest = hashlib.sha256(target.read_bytes()).hexdigest()
+    assert f"Landed {uri} ({target.stat().st_size} bytes, sha256 {digest})" in capsys.readouterr().out
+    (download,) = downloads(emulator)
+    assert not CREDENTIAL_HEADERS & set(download.headers)
+
+
+def test_a_prefix_gets_a_name_from_the_window(tmp_path, emulator, connect):
+    connect()
+    emulator.job_seconds = 0.2
+    op = SparkLogExportOperator(
+        task_id="export",
+        folder="Pricing",
+        service="Motor Quote",
+        destination=f"file://{tmp_path}/lake/",
+        poll_interval=0.1,
+    )
+    uri = op.execute(CONTEXT)
+    assert uri == f"file://{tmp_path}/lake/Pricing/Motor_Quote/20260101T000000Z_20260102T000000Z.zip"
+    assert sorted(call_ids_in(Path(uri.removeprefix("file://")))) == expected_ids(emulator)
+
+
+def test_default_names():
+    assert default_object_name("Pricing", "Motor Quote", DAY_START, DAY_END, "j") == (
+        "Pricing/Motor_Quote/20260101T000000Z_20260102T000000Z.zip"
+    )
+    assert default_object_name("../x", "a/b", None, None, "job/1") == "x/a_b/job_job_1.zip"
+
+
+def test_transfer_to_a_prefix_uses_the_job_id(tmp_path, finished_job):
+    uri = land(finished_job, f"file://{tmp_path}/lake/")
+    assert uri == f"file://{tmp_path}/lake/Pricing/Motor_Quote/job_{finished_job}.zip"
+
+
+def test_overwrite(tmp_path, finished_job):
+    target = tmp_path / "day.zip"
+    target.write_bytes(b"old")
+    with pytest.raises(SparkLandingError, match="already exists and overwrite=False"):
+        land(finished_job, f"file://{target}", overwrite=False)
+    assert target.read_bytes() == b"old"
+    land(finished_job, f"file://{target}")
+    assert zipfile.ZipFile(target).testzip() is None
+
+
+def test_unpack_lands_the_csv_files_beside_the_zip(tmp_path, emulator, finished_job):
+    land(finished_job, f"file://{tmp_path}/lake/day.zip", unpack=True)
+    members = sorted((tmp_path / "lake" / "day").iterdir())
+    assert [m.name for m in members] == ["Motor Quote 1.0.0.csv", "Motor Quote 1.1.0.csv", "Motor Quote 1.2.0.csv"]
+    ids = [line.split(",")[9] for m in members for line in m.read_text().splitlines()[1:]]
+    assert sorted(ids) == expected_ids(emulator)
+
+
+def test_member_names_cannot_escape_the_prefix():
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name in ["../../evil.csv", "/etc/abs.csv", "dir/inner.csv", "..\\win.csv", "notes.txt", "sub/"]:
+            archive.writestr(name, "x")
+    with zipfile.ZipFile(buffer) as archive:
+        assert [name for _, name in csv_members(archive)] == ["evil.csv", "abs.csv", "inner.csv", "win.csv"]
+
+
+# ------------------------------------------------------------------ bad downloads leave nothing
+
+
+def test_a_download_cut_off_once_is_retried(tmp_path, emulator, finished_job):
+    emulator.inject(Fault("download", "truncate", after_bytes=200))
+    target = tmp_path / "day.zip"
+    land(finished_job, f"file://{target}")
+    assert sorted(call_ids_in(target)) == expected_ids(emulator)
+    assert len(downloads(emulator)) == 2
+
+
+@pytest.mark.parametrize(("kind", "problem"), [("truncate", "cut off|ended after"), ("corrupt", "CRC|not a readable")])
+def test_a_bad_download_every_time_fails_and_leaves_nothing(tmp_path, emulator, finished_job, spool_dir, kind, problem):
+    emulator.inject(Fault("download", kind, times=3))
+    target = tmp_path / "lake" / "day.zip"
+    with pytest.raises(SparkDownloadError, match=problem) as error:
+        land(finished_job, f"file://{target}")
+    assert finished_job in str(error.value)
+    assert "all 3 attempts" in str(error.value)
+    assert not target.parent.exists() or list(target.parent.iterdir()) == []
+    assert list(spool_dir.glob("spark-logs-*")) == []
+    assert emulator.docstore_url not in str(error.value)
+
+
+def test_a_corrupt_download_once_is_retried(tmp_path, emulator, finished_job):
+    emulator.inject(Fault("download", "corrupt"))
+    target = tmp_path / "day.zip"
+    land(finished_job, f"file://{target}")
+    assert zipfile.ZipFile(target).testzip() is None
+    assert len(downloads(emulator)) == 2
+
+
+def test_an_expired_url_is_asked_for_again(tmp_path, emulator, finished_job):
+    emulator.inject(Fault("download", "expired", status=410))
+    target = tmp_path / "day.zip"
+    land(finished_job, f"file://{target}")
+    first, second = downloads(emulator)
+    assert (first.status, second.status) == (410, 200)
+    assert first.path != second.path
+
+
+def test_an_unfinished_job_is_not_landed(tmp_path, emulator, connect):
+    connect()
+    emulator.job_seconds = 60
+    job_id = SparkLogExportOperator(
+        task_id="e", folder="Pricing", service="Motor Quote", wait_for_completion=False
+    ).execute(CONTEXT)
+    with pytest.raises(Exception, match=f"{job_id} is not finished"):
+        land(job_id, f"file://{tmp_path}/day.zip")
+
+
+# ------------------------------------------------------------------ bad destinations
+
+
+@pytest.mark.parametrize("destination", ["nosuchscheme://bucket/key.zip", ""])
+def test_an_unknown_destination_fails_at_parse_time(destination):
+    with pytest.raises(SparkConfigError, match="destination"):
+        SparkLogToObjectStorageOperator(task_id="land", job_id="j", folder="f", service="s", destination=destination)
+    with pytest.raises(SparkConfigError, match="destination"):
+        SparkLogExportOperator(task_id="export", folder="f", service="s", destination=destination)
+
+
+def test_destination_needs_waiting():
+    with pytest.raises(SparkConfigError, match="wait_for_completion"):
+        SparkLogExportOperator(
+            task_id="export", folder="f", service="s", destination="file:///tmp/x/", wait_for_completion=False
+        )
+
+
+def test_an_unwritable_local_destination_fails_clearly(tmp_path, finished_job):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(SparkLandingError, match=f"Could not write file://{blocker}/day.zip"):
+        land(finished_job, f"file://{blocker}/day.zip")
+
+
+# ------------------------------------------------------------------ S3 (moto's server)
+
+
+def test_lands_in_s3(emulator, finished_job, s3):
+    uri = land(finished_job, f"s3://{s3.name}/spark-logs/2026-01-01/motor-quote.zip", destination_conn_id="aws_default")
+    assert uri == f"s3://{s3.name}/spark-logs/2026-01-01/motor-quote.zip"
+    assert s3.keys() == ["spark-logs/2026-01-01/motor-quote.zip"]
+    assert sorted(call_ids_in(io.BytesIO(s3.read("spark-logs/2026-01-01/motor-quote.zip")))) == expected_ids(emulator)
+
+
+def test_a_missing_bucket_fails_without_credentials_in_the_message(finished_job, s3):
+    with pytest.raises(SparkLandingError) as error:
+        land(finished_job, "s3://no-such-bucket-here/day.zip", destination_conn_id="aws_default")
+    message = str(error.value)
+    assert "s3://no-such-bucket-here/day.zip" in message
+    assert s3.conn["password"] not in message
+    assert s3.conn["login"] not in message
+
+
+def test_a_failed_upload_leaves_nothing_in_s3(tmp_path, s3):
+    """An upload that dies after its first part: the multipart upload is aborted, no key appears."""
+    big = tmp_path / "big.bin"
+    with big.open("wb") as out:
+        for _ in range(20):
+            out.write(b"\\0" * 2**20)
+
+    class DiesAfterFirstPart:
+        def __init__(self):
+            self.sent = 0
+
+        def relative_update(self, inc=1):
+            self.sent += inc
+            raise ConnectionResetError("network gone")
+
+        def __getattr__(self, name):
+            return lambda *a, **k: None
+
+    destination = ObjectStoragePath(f"s3://{s3.name}/day.zip", conn_id="aws_default")
+    with pytest.raises(SparkLandingError, match=f"Could not write s3://{s3.name}/day.zip"):
+        publish(big, destination, overwrite=True, callback=DiesAfterFirstPart())
+    assert s3.keys() == []
+    assert s3.pending_uploads() == []
