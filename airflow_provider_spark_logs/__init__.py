@@ -48,6 +48,13 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": ["airflow_provider_spark_logs.triggers.spark_logs"],
             }
         ],
+        "transfers": [
+            {
+                "source-integration-name": "Coherent Spark",
+                "target-integration-name": "Common IO",
+                "python-module": "airflow_provider_spark_logs.transfers.spark_logs_to_object_storage",
+            }
+        ],
         "connection-types": [
             {
                 "connection-type": CONN_TYPE,
