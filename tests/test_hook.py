@@ -20,7 +20,7 @@ from airflow_provider_spark_logs.exceptions import (
     SparkNotFoundError,
     SparkRetriesExhaustedError,
 )
-from airflow_provider_spark_logs.hooks.spark_logs import SparkLogHook
+from airflow_provider_spark_logs.hooks.spark_logs import ASYNC_USER_AGENT, SparkLogHook
 from airflow_provider_spark_logs.protocol import LogFilters
 from airflow_provider_spark_logs.testing import Fault
 from tests.conftest import wait_until
@@ -296,6 +296,8 @@ def test_async_submit_and_status(emulator, connect, auth_type):
         return status
 
     assert asyncio.run(scenario()).download_url.startswith(emulator.docstore_url)
+    agents = {r.headers["user-agent"] for r in emulator.requests if r.target in ("submit", "status")}
+    assert agents == {ASYNC_USER_AGENT}
 
 
 def test_async_retry_after(emulator, connect):

@@ -44,6 +44,9 @@ from ..protocol import (
 )
 
 USER_AGENT = f"airflow-provider-spark-logs/{__version__}"
+# Which transport made a call shows in Spark's access logs: "async" calls come from the triggerer.
+SYNC_USER_AGENT = f"{USER_AGENT} (requests)"
+ASYNC_USER_AGENT = f"{USER_AGENT} (aiohttp)"
 MAX_REDIRECTS = 5
 DOWNLOAD_CHUNK_BYTES = 1 << 20
 _PROBE_JOB_ID = "00000000-0000-0000-0000-000000000000"
@@ -116,7 +119,7 @@ class SparkLogHook(BaseHook):
         if self._session is None:
             session = requests.Session()
             session.verify = self.get_config().verify
-            session.headers["User-Agent"] = USER_AGENT
+            session.headers["User-Agent"] = SYNC_USER_AGENT
             self._session = session
         return self._session
 
@@ -300,7 +303,7 @@ class SparkLogHook(BaseHook):
                 await asyncio.sleep(step.seconds)
 
     def _async_session(self) -> aiohttp.ClientSession:
-        return aiohttp.ClientSession(headers={"User-Agent": USER_AGENT})
+        return aiohttp.ClientSession(headers={"User-Agent": ASYNC_USER_AGENT})
 
     async def asubmit_export(self, folder: str, service: str, filters: LogFilters) -> str:
         """:meth:`submit_export` for the event loop."""
