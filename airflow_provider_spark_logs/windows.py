@@ -8,7 +8,7 @@ that names the fixes.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from .exceptions import SparkConfigError
@@ -43,3 +43,27 @@ def resolve_window(log_start: Any, log_end: Any, context: Mapping[str, Any]) -> 
             "the window is half-open, [log_start, log_end)."
         )
     return start, end
+
+
+def split_window(start: datetime | str, end: datetime | str, step: timedelta) -> list[dict[str, str]]:
+    """Split ``[start, end)`` into consecutive windows of length ``step``, the last one shorter.
+
+    The result feeds ``SparkLogExportOperator.partial(...).expand_kwargs(...)``: one dict per
+    window with ``log_start`` and ``log_end`` as UTC ISO 8601 strings. Consecutive windows share
+    their bounds, so every call in the range is exported exactly once.
+    """
+    first, last = to_utc(start, "start"), to_utc(end, "end")
+    if last <= first:
+        raise SparkConfigError(
+            f"The range to split is empty or reversed: end ({last.isoformat()}) must be after "
+            f"start ({first.isoformat()})."
+        )
+    if not isinstance(step, timedelta) or step <= timedelta(0):
+        raise SparkConfigError(f"step must be a positive timedelta, got {step!r}.")
+    windows = []
+    cursor = first
+    while cursor < last:
+        upper = min(cursor + step, last)
+        windows.append({"log_start": cursor.isoformat(), "log_end": upper.isoformat()})
+        cursor = upper
+    return windows

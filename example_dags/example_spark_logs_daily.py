@@ -6,7 +6,9 @@ before it, ``[00:00, 24:00)`` UTC: that is the window exported, and the key it l
 
     {SPARK_LOGS_DESTINATION}date=2026-01-01/Pricing/Motor_Quote/20260101T000000Z_20260102T000000Z.zip
 
-Re-running a day replaces that key. ``catchup`` is off; to fill past days, run a backfill::
+Re-running a day replaces that key. Each landing emits an event on the ``MOTOR_QUOTE_LOGS`` asset
+whose extra holds the landed URI, for ``example_spark_logs_consumer``. ``catchup`` is off; to fill
+past days, run a backfill::
 
     airflow backfill create --dag-id example_spark_logs_daily \\
         --from-date 2026-01-01 --to-date 2026-03-31 --max-active-runs 4
@@ -17,7 +19,7 @@ from __future__ import annotations
 import os
 from datetime import datetime, timedelta
 
-from airflow.sdk import DAG
+from airflow.sdk import DAG, Asset
 from airflow.timetables.interval import CronDataIntervalTimetable
 
 from airflow_provider_spark_logs.operators.spark_logs import SparkLogExportOperator
@@ -25,6 +27,7 @@ from airflow_provider_spark_logs.operators.spark_logs import SparkLogExportOpera
 # Where the ZIPs land: any ObjectStoragePath URI prefix, e.g. "s3://my-lake/spark-logs/".
 DESTINATION = os.environ.get("SPARK_LOGS_DESTINATION", "file:///tmp/spark-logs/")
 DESTINATION_CONN_ID = os.environ.get("SPARK_LOGS_DESTINATION_CONN_ID") or None
+MOTOR_QUOTE_LOGS = Asset("coherent-spark-logs/pricing/motor-quote")
 
 with DAG(
     dag_id="example_spark_logs_daily",
@@ -43,4 +46,5 @@ with DAG(
         destination_conn_id=DESTINATION_CONN_ID,
         deferrable=True,
         poll_interval=float(os.environ.get("SPARK_LOGS_POLL_SECONDS", "10")),
+        outlets=[MOTOR_QUOTE_LOGS],
     )

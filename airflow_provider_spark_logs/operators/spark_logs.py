@@ -63,6 +63,9 @@ class SparkLogExportOperator(BaseOperator):
     :param destination_conn_id: the store's connection, e.g. ``aws_default``.
     :param overwrite: replace an existing object (re-runs are idempotent); False fails if it exists.
     :param unpack: also land the ZIP's CSV files under the ZIP's key without ``.zip``.
+
+    With a ``destination`` and Asset ``outlets``, each asset event's extra carries the landed
+    ``uri``, ``size`` and ``sha256``, for DAGs scheduled on the asset.
     """
 
     template_fields: Sequence[str] = (
@@ -200,7 +203,7 @@ class SparkLogExportOperator(BaseOperator):
 
     def _land(self, context: Context, job_id: str) -> str:
         filters = self.log_filters(context)
-        return land_export(
+        landed = land_export(
             self.hook,
             folder=self.folder,
             service=self.service,
@@ -211,7 +214,9 @@ class SparkLogExportOperator(BaseOperator):
             unpack=self.unpack,
             start=filters.start,
             end=filters.end,
-        ).uri
+        )
+        landed.announce(self.outlets, context)
+        return landed.uri
 
     def _forget_job(self, context: Context) -> None:
         """Once the task succeeds, its job is used up: a later re-run of the task exports afresh."""

@@ -18,14 +18,14 @@ import shutil
 import tempfile
 import uuid
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
-from .._compat import ObjectStoragePath
+from .._compat import Asset, ObjectStoragePath
 from ..exceptions import SparkApiError, SparkConfigError, SparkDownloadError, SparkJobError, SparkLandingError
 from ..hooks.spark_logs import SparkLogHook
 from ..protocol import EXPIRED_DOWNLOAD_STATUSES
@@ -53,6 +53,15 @@ class LandedObject:
     uri: str
     size: int
     sha256: str
+
+    def announce(self, outlets: Iterable[Any], context: Mapping[str, Any]) -> None:
+        """Put the URI, size and digest in the extra of the task's asset events, for consumers."""
+        events = context.get("outlet_events")
+        if events is None:
+            return
+        for outlet in outlets:
+            if isinstance(outlet, Asset):
+                events[outlet].extra.update({"uri": self.uri, "size": self.size, "sha256": self.sha256})
 
 
 class _CountingHashWriter:

@@ -30,6 +30,9 @@ class SparkLogToObjectStorageOperator(BaseOperator):
     :param overwrite: replace an existing object (re-runs are idempotent); False fails if it exists.
     :param unpack: also land the ZIP's CSV files under the ZIP's key without ``.zip``.
     :param spark_conn_id: the ``coherent_spark`` connection.
+
+    With Asset ``outlets``, each asset event's extra carries the landed ``uri``, ``size`` and
+    ``sha256``, for DAGs scheduled on the asset.
     """
 
     template_fields: Sequence[str] = ("job_id", "folder", "service", "destination")
@@ -76,4 +79,5 @@ class SparkLogToObjectStorageOperator(BaseOperator):
             overwrite=self.overwrite,
             unpack=self.unpack,
         )
+        landed.announce(self.outlets, context)
         return landed.uri

@@ -1,0 +1,132 @@
+"""Windows over ranges: the split helper, and exactly-once exports across days, DST changes included."""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+
+import pendulum
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from airflow_provider_spark_logs.exceptions import SparkConfigError
+from airflow_provider_spark_logs.operators.spark_logs import SparkLogExportOperator
+from airflow_provider_spark_logs.windows import resolve_window, split_window
+from tests.helpers import call_ids_in
+
+UTC = timezone.utc
+
+
+def test_split_into_days_with_a_shorter_last_window():
+    assert split_window("2026-01-01T00:00:00Z", "2026-01-03T12:00:00Z", timedelta(days=1)) == [
+        {"log_start": "2026-01-01T00:00:00+00:00", "log_end": "2026-01-02T00:00:00+00:00"},
+        {"log_start": "2026-01-02T00:00:00+00:00", "log_end": "2026-01-03T00:00:00+00:00"},
+        {"log_start": "2026-01-03T00:00:00+00:00", "log_end": "2026-01-03T12:00:00+00:00"},
+    ]
+
+
+def test_a_quarter_in_days():
+    windows = split_window(datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC), timedelta(days=1))
+    assert len(windows) == 90
+    assert windows[-1]["log_end"] == "2026-04-01T00:00:00+00:00"
+
+
+def test_a_step_longer_than_the_range_gives_one_window():
+    assert split_window("2026-01-01T00:00:00Z", "2026-01-01T06:00:00Z", timedelta(days=7)) == [
+        {"log_start": "2026-01-01T00:00:00+00:00", "log_end": "2026-01-01T06:00:00+00:00"}
+    ]
+
+
+def test_windows_are_stated_in_utc():
+    (window,) = split_window("2026-03-01T01:00:00+01:00", "2026-03-01T02:00:00+01:00", timedelta(hours=1))
+    assert window == {"log_start": "2026-03-01T00:00:00+00:00", "log_end": "2026-03-01T01:00:00+00:00"}
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "step", "message"),
+    [
+        ("2026-01-02T00:00:00Z", "2026-01-01T00:00:00Z", timedelta(days=1), "empty or reversed"),
+        ("2026-01-01T00:00:00Z", "2026-01-01T00:00:00Z", timedelta(days=1), "empty or reversed"),
+        ("2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z", timedelta(0), "step"),
+        ("2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z", timedelta(hours=-1), "step"),
+        ("2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z", 3600, "step"),
+        ("soon", "2026-01-02T00:00:00Z", timedelta(days=1), "start"),
+    ],
+)
+def test_bad_ranges_are_rejected(start, end, step, message):
+    with pytest.raises(SparkConfigError, match=message):
+        split_window(start, end, step)
+
+
+moments = st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2030, 1, 1), timezones=st.just(UTC)).map(
+    lambda d: d.replace(microsecond=d.microsecond // 1000 * 1000)
+)
+
+
+@given(moments, st.integers(1, 10**10), st.integers(1, 10**3))
+def test_windows_tile_the_range(start, length_ms, pieces):
+    end = start + timedelta(milliseconds=length_ms)
+    step = timedelta(milliseconds=max(1, length_ms // pieces))
+    windows = split_window(start, end, step)
+    bounds = [(datetime.fromisoformat(w["log_start"]), datetime.fromisoformat(w["log_end"])) for w in windows]
+    assert bounds[0][0] == start
+    assert bounds[-1][1] == end
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(bounds))
+    assert all(timedelta(0) < hi - lo <= step for lo, hi in bounds)
+    assert all(hi - lo == step for lo, hi in bounds[:-1])
+
+
+# ------------------------------------------------------------------ daily runs in a local time zone
+
+
+def london_daily_intervals(first_day, count):
+    """The data intervals Airflow's own timetable gives a London-time daily DAG."""
+    from airflow.timetables.base import TimeRestriction
+    from airflow.timetables.interval import CronDataIntervalTimetable
+
+    timetable = CronDataIntervalTimetable("0 0 * * *", timezone="Europe/London")
+    restriction = TimeRestriction(earliest=pendulum.parse(first_day, tz="Europe/London"), latest=None, catchup=True)
+    intervals, last = [], None
+    for _ in range(count):
+        last = timetable.next_dagrun_info(last_automated_data_interval=last, restriction=restriction).data_interval
+        intervals.append(last)
+    return intervals
+
+
+@pytest.mark.parametrize(("first_day", "odd_hours"), [("2026-03-28", 23), ("2026-10-24", 25)])
+def test_daily_runs_across_a_dst_change_export_every_call_once(tmp_path, emulator, connect, first_day, odd_hours):
+    connect()
+    emulator.job_seconds = 0
+    intervals = london_daily_intervals(first_day, 3)
+    assert sorted(round((i.end - i.start).total_seconds() / 3600) for i in intervals) == sorted([24, 24, odd_hours])
+    landed = []
+    for interval in intervals:
+        context = {"data_interval_start": interval.start, "data_interval_end": interval.end}
+        op = SparkLogExportOperator(
+            task_id="export",
+            folder="Pricing",
+            service="Motor Quote",
+            destination=f"file://{tmp_path}/lake/",
+            poll_interval=0.05,
+        )
+        landed.append(op.execute(context))
+    for uri, interval in zip(landed, intervals, strict=True):
+        start, end = (t.in_timezone("UTC").strftime("%Y%m%dT%H%M%SZ") for t in (interval.start, interval.end))
+        assert uri.endswith(f"/Pricing/Motor_Quote/{start}_{end}.zip")
+    bodies = [r.json_body["request_data"] for r in emulator.requests if r.target == "submit"]
+    assert all(b["start_date"].endswith("Z") and b["end_date"].endswith(".999Z") for b in bodies)
+    exported = Counter(i for uri in landed for i in call_ids_in(tmp_path.joinpath(uri.split(str(tmp_path))[1][1:])))
+    history = emulator.calls("Pricing", "Motor Quote", intervals[0].start, intervals[-1].end)
+    assert exported == Counter(c.call_id for c in history)
+    inner_bounds = {i.start for i in intervals[1:]}
+    assert any(c.log_time in inner_bounds for c in history), "a call sits exactly on a window bound"
+
+
+def test_resolve_window_reads_pendulum_intervals():
+    start = pendulum.datetime(2026, 3, 29, tz="Europe/London")
+    assert resolve_window(None, None, {"data_interval_start": start, "data_interval_end": start.add(days=1)}) == (
+        datetime(2026, 3, 29, tzinfo=UTC),
+        datetime(2026, 3, 29, 23, tzinfo=UTC),
+    )
