@@ -45,7 +45,7 @@ FIRST_DAY = datetime(2026, 1, 1, tzinfo=UTC)
 DAYS = 5
 WINDOWS = [(FIRST_DAY + timedelta(days=i), FIRST_DAY + timedelta(days=i + 1)) for i in range(DAYS)]
 
-JOB_SECONDS = 3  # longer than the poll interval: the trigger has to wait for the job
+JOB_SECONDS = 8  # > the triggerer's pick-up delay (~3 s on 2 busy cores) + the 1 s poll interval
 STARTUP_TIMEOUT = 180
 BACKFILL_TIMEOUT = 600  # three tries with the example's one-minute retry delay still fit
 STOP_GRACE = 20
@@ -345,7 +345,10 @@ def test_standalone_backfill_defers_in_the_triggerer_and_lands_each_day_exactly_
     submits = [r for r in requests if r.target == "submit"]
     assert len(submits) == len(jobs) == DAYS, f"{len(submits)} submits, {len(jobs)} jobs for {DAYS} days"
     assert {r.headers.get("user-agent") for r in submits} == {SYNC_USER_AGENT}
-    assert all(polls.values()), {job_id: len(p) for job_id, p in polls.items()}
+    # The trigger found each job still running at least once, i.e. it waited (slept and polled again).
+    assert all(polls_while_running(job_id) for job_id in jobs), {
+        job_id: f"{polls_while_running(job_id)} running/{len(p)}" for job_id, p in polls.items()
+    }
     downloads = [r for r in requests if r.target == "download"]
     assert len(downloads) == DAYS
     assert {r.headers.get("user-agent") for r in downloads} == {SYNC_USER_AGENT}, "the trigger downloaded"
