@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -77,10 +78,21 @@ class AirflowCli:
         return result.stdout + result.stderr
 
 
+@pytest.fixture(scope="session")
+def migrated_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An Airflow metadata DB migrated once per session; each test gets its own copy."""
+    home = tmp_path_factory.mktemp("airflow-template")
+    env = {**os.environ, "AIRFLOW_HOME": str(home), "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
+    AirflowCli(home, env).run("db", "migrate")
+    return home / "airflow.db"
+
+
 @pytest.fixture
-def airflow_cli(tmp_path: Path, emulator: SparkEmulator) -> Callable[..., AirflowCli]:
+def airflow_cli(tmp_path: Path, emulator: SparkEmulator, migrated_db: Path) -> Callable[..., AirflowCli]:
     def _make(dags_folder: Path, **env: str) -> AirflowCli:
         home = tmp_path / "airflow"
+        home.mkdir(exist_ok=True)
+        shutil.copyfile(migrated_db, home / "airflow.db")
         full_env = {
             **os.environ,
             "AIRFLOW_HOME": str(home),
@@ -89,9 +101,7 @@ def airflow_cli(tmp_path: Path, emulator: SparkEmulator) -> Callable[..., Airflo
             "AIRFLOW_CONN_COHERENT_SPARK_DEFAULT": json.dumps(emulator.airflow_connection(auth_type="api_key")),
             **env,
         }
-        cli = AirflowCli(home, full_env)
-        cli.run("db", "migrate")
-        return cli
+        return AirflowCli(home, full_env)
 
     return _make
 

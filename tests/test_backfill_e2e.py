@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_spark_logs.hooks.spark_logs import ASYNC_USER_AGENT, SYNC_USER_AGENT
-from tests.conftest import wait_until
+from tests.conftest import AirflowCli, wait_until
 from tests.helpers import call_ids_in
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -95,7 +95,7 @@ def _live_processes(session_id: int, home: Path) -> list[int]:
 class Standalone:
     """A running ``airflow standalone`` and the ``airflow`` CLI for the same home."""
 
-    cli: object  # tests.conftest.AirflowCli
+    cli: AirflowCli
     process: subprocess.Popen[bytes]
     output: Path
     lake: Path
