@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from datetime import datetime, timedelta, timezone
@@ -17,6 +16,7 @@ from airflow_provider_spark_logs.sensors.spark_logs import SparkLogJobSensor
 from airflow_provider_spark_logs.testing import Fault
 from airflow_provider_spark_logs.triggers.spark_logs import SparkLogJobTrigger
 from tests.conftest import wait_until
+from tests.helpers import TaskStateStore, first_event
 
 UTC = timezone.utc
 DAY_START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -31,14 +31,6 @@ def export_op(**kwargs):
 
 def submits(emulator):
     return [r for r in emulator.requests if r.target == "submit"]
-
-
-def first_event(trigger):
-    async def collect():
-        async for event in trigger.run():
-            return event.payload
-
-    return asyncio.run(collect())
 
 
 def trigger_for(job_id, deadline_in=10.0, **kwargs):
@@ -326,22 +318,6 @@ def test_wait_for_completion_false_returns_at_once(emulator, connect):
 
 
 # ------------------------------------------------------------------ retries reuse the job
-
-
-class TaskStateStore:
-    """Airflow 3.3's task_state_store as a task sees it: JSON values by key, kept across tries."""
-
-    def __init__(self):
-        self.values = {}
-
-    def get(self, key, default=None):
-        return json.loads(self.values[key]) if key in self.values else default
-
-    def set(self, key, value, *, retention=None):
-        self.values[key] = json.dumps(value)
-
-    def delete(self, key):
-        self.values.pop(key, None)
 
 
 def test_a_retry_reuses_the_unfinished_job(emulator, connect):
