@@ -18,6 +18,7 @@ from airflow_provider_spark_logs._compat import TaskDeferred
 from airflow_provider_spark_logs.exceptions import (
     SparkApiError,
     SparkAuthError,
+    SparkConfigError,
     SparkJobTimeoutError,
     SparkLogError,
     SparkNotFoundError,
@@ -318,3 +319,57 @@ def test_a_malformed_submit_answer_names_the_field(lake, emulator, connect):
     with pytest.raises(SparkProtocolError) as error:
         run_task(export_op(lake))
     assert_reported(lake, error, "response_data.job_id")
+
+
+# ------------------------------------------------------------------ bad inputs, before any HTTP call
+
+BAD_ARGUMENTS = [
+    ({"folder": ""}, "folder"),
+    ({"service": " "}, "service"),
+    ({"log_start": "2026-01-02T00:00:00Z", "log_end": "2026-01-01T00:00:00Z"}, "log_end"),
+    ({"log_start": "2026-01-01T00:00:00Z", "log_end": "2026-01-01T00:00:00Z"}, "log_end"),
+    ({"log_start": "the first of January"}, "log_start"),
+    ({"timezone_offset": 15}, "timezone_offset"),
+    ({"timezone_offset": "five"}, "timezone_offset"),
+    ({"call_ids": "one-id"}, "call_ids"),
+    ({"call_ids": ["a"], "correlation_id": "c"}, "correlation_id"),
+    ({"has_warnings": "yes"}, "has_warnings"),
+    ({"poll_interval": 0}, "poll_interval"),
+    ({"job_timeout": -5}, "job_timeout"),
+    ({"destination": "ftpx://host/x.zip"}, "destination"),
+]
+BAD_CONNECTIONS = [
+    ({"host": ""}, "no host"),
+    ({"extra": {"tenant": None}}, "no tenant"),
+    ({"password": ""}, "no password"),
+    ({"extra": {"auth_type": "ntlm"}}, "auth_type 'ntlm'"),
+]
+
+
+@pytest.mark.parametrize(("arguments", "name"), BAD_ARGUMENTS)
+def test_bad_arguments_are_rejected_at_parse_time(lake, emulator, connect, arguments, name):
+    connect()
+    with pytest.raises(SparkConfigError, match=name):
+        export_op(lake, **arguments)
+    assert emulator.requests == []
+
+
+@pytest.mark.parametrize(("changes", "name"), BAD_CONNECTIONS)
+def test_bad_connections_are_rejected_before_any_http_call(lake, emulator, connect, changes, name):
+    connect(**changes)
+    with pytest.raises(SparkConfigError, match=name):
+        run_task(export_op(lake))
+    assert emulator.requests == []
+
+
+def test_naive_datetimes_are_taken_as_utc(lake, emulator, connect):
+    connect()
+    op = export_op(
+        lake, log_start=datetime(2026, 1, 1), log_end="2026-01-02T00:00:00", destination=None, wait_for_completion=False
+    )
+    run_task(op)
+    (submit,) = requests_to(emulator, "submit")
+    assert submit.json_body["request_data"] == {
+        "start_date": "2026-01-01T00:00:00.000Z",
+        "end_date": "2026-01-01T23:59:59.999Z",
+    }
