@@ -262,7 +262,14 @@ def test_standalone_backfill_defers_in_the_triggerer_and_lands_each_day_exactly_
         airflow.check_alive()
         return airflow.query("SELECT dag_id FROM serialized_dag WHERE dag_id = ?", DAG_ID)
 
-    wait_until(dag_serialized, timeout=STARTUP_TIMEOUT, interval=1)
+    try:
+        wait_until(dag_serialized, timeout=STARTUP_TIMEOUT, interval=1)
+    except AssertionError as error:
+        errors = airflow.query("SELECT filename, stacktrace FROM import_error")
+        raise AssertionError(
+            f"{error}: {DAG_ID} not serialized; import errors: {airflow.redact(json.dumps(errors))}\n"
+            f"--- airflow standalone output (tail) ---\n{airflow.output_tail()}"
+        ) from None
     ready = time.monotonic()
 
     airflow.cli.run(
