@@ -18,7 +18,7 @@ from airflow.sdk import (
 )
 from airflow.sdk.definitions._internal.mixins import ResolveMixin
 from airflow.sdk.exceptions import AirflowException, AirflowNotFoundException, TaskDeferred
-from airflow.sdk.log import mask_secret, redact
+from airflow.sdk.log import amask_secret, mask_secret, redact
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
     "ResolveMixin",
     "TaskDeferred",
     "TriggerEvent",
+    "amask_secret",
     "conf",
     "mask_secret",
     "redact",

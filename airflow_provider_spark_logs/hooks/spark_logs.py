@@ -17,7 +17,7 @@ import aiohttp
 import requests
 
 from .. import CONN_TYPE, DEFAULT_CONN_ID, __version__
-from .._compat import BaseHook, Connection, mask_secret
+from .._compat import BaseHook, Connection, amask_secret, mask_secret
 from ..exceptions import SparkDownloadError, SparkLogError, SparkNotFoundError, SparkRetriesExhaustedError
 from ..protocol import (
     AccessToken,
@@ -89,7 +89,6 @@ class SparkLogHook(BaseHook):
             extra=conn.extra_dejson,
             port=conn.port,
         )
-        mask_secret(config.secret)
         if config.verify is False:
             self.log.warning("TLS verification is off for connection '%s' (extra verify=false).", config.conn_id)
         self._config = config
@@ -97,15 +96,27 @@ class SparkLogHook(BaseHook):
 
     def get_config(self) -> SparkConnectionConfig:
         """The validated connection; raises :class:`SparkConfigError` naming the field to fix."""
-        return self._config or self._load_config(self.get_connection(self.spark_conn_id))
+        config = self._config
+        if config is None:
+            config = self._load_config(self.get_connection(self.spark_conn_id))
+            mask_secret(config.secret)
+        return config
 
     async def aget_config(self) -> SparkConnectionConfig:
-        """Like :meth:`get_config`, without blocking the event loop."""
-        return self._config or self._load_config(await self.aget_connection(self.spark_conn_id))
+        """Like :meth:`get_config`, without blocking the event loop.
+
+        In the triggerer, secrets are masked with ``amask_secret``: the sync ``mask_secret`` talks
+        to the supervisor synchronously and can deadlock an event loop with a message in flight.
+        """
+        config = self._config
+        if config is None:
+            config = self._load_config(await self.aget_connection(self.spark_conn_id))
+            await amask_secret(config.secret)
+        return config
 
     def _remember_token(self, body: bytes, request: HttpRequest) -> str:
+        """Cache a new OAuth2 token; the caller masks it (sync or async)."""
         self._token = parse_token(body, request.what, time.time())
-        mask_secret(self._token.value)
         return self._token.value
 
     def _cached_token(self) -> str | None:
@@ -136,6 +147,7 @@ class SparkLogHook(BaseHook):
         if token is None:
             request = token_request(self.get_config())
             token = self._remember_token(self._call(request), request)
+            mask_secret(token)
         return token
 
     def _attempt(self, request: HttpRequest, exchange: Exchange, stream: bool) -> requests.Response | Step:
@@ -270,6 +282,7 @@ class SparkLogHook(BaseHook):
         if token is None:
             request = token_request(await self.aget_config())
             token = self._remember_token(await self._acall(session, request), request)
+            await amask_secret(token)
         return token
 
     async def _aattempt(self, session: aiohttp.ClientSession, request: HttpRequest, exchange: Exchange) -> Step:
@@ -315,7 +328,10 @@ class SparkLogHook(BaseHook):
         """:meth:`get_job_status` for the event loop."""
         request = status_request(await self.aget_config(), folder, service, job_id)
         async with self._async_session() as session:
-            return _masked(parse_status(await self._acall(session, request), request.what))
+            status = parse_status(await self._acall(session, request), request.what)
+        if status.download_url:
+            await amask_secret(status.download_url)
+        return status
 
     async def acheck_job(self, folder: str, service: str, watch: JobWatch) -> float | None:
         """:meth:`check_job` for the event loop."""
