@@ -12,6 +12,8 @@ past days, run a backfill::
 
     airflow backfill create --dag-id example_spark_logs_daily \\
         --from-date 2026-01-01 --to-date 2026-03-31 --max-active-runs 4
+
+Backfill runs start only while the DAG is unpaused; unpausing also schedules the latest day.
 """
 
 from __future__ import annotations
