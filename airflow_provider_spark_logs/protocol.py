@@ -425,9 +425,12 @@ def token_request(config: SparkConnectionConfig) -> HttpRequest:
     )
 
 
-def download_request(config: SparkConnectionConfig, url: str) -> HttpRequest:
-    """The ZIP lives on the document store; credentials go along only if it is the API's own origin."""
-    return HttpRequest("GET", url, what="the log export download", authenticated=may_send_credentials(config, url))
+def download_request(config: SparkConnectionConfig, url: str, *, redirected: bool = False) -> HttpRequest:
+    """The ZIP lives on the document store; credentials go along only to the API's own origin, and
+    never to a URL that a redirect named: a document store must not make us send authenticated calls.
+    """
+    authenticated = not redirected and may_send_credentials(config, url)
+    return HttpRequest("GET", url, what="the log export download", authenticated=authenticated)
 
 
 def auth_headers(config: SparkConnectionConfig, access_token: str | None = None) -> dict[str, str]:
@@ -671,9 +674,10 @@ class Exchange:
         self.last_failure = f"HTTP {status}: {error.api_message}"
         return self._retry(retry_after(headers, self.clock()), status)
 
-    def on_transport_error(self, error: BaseException) -> Step:
+    def on_transport_error(self, error_name: str) -> Step:
+        """A network error or timeout, named by its class only: its text may hold a secret URL."""
         self.attempts += 1
-        self.last_failure = f"{type(error).__name__} (network error or timeout)"
+        self.last_failure = f"{error_name} (network error or timeout)"
         return self._retry(None, None)
 
     def _retry(self, asked: float | None, status: int | None) -> Step:

@@ -227,6 +227,7 @@ def test_credentials_go_to_the_api_origin_only():
     assert download_request(parsed, "https://excel.env.coherent.global/docs/x.zip").authenticated
     assert not download_request(parsed, "https://entitystore.env.coherent.global/x.zip").authenticated
     assert not download_request(parsed, "http://excel.env.coherent.global/x.zip").authenticated
+    assert not download_request(parsed, "https://excel.env.coherent.global/x.zip", redirected=True).authenticated
 
 
 # ------------------------------------------------------------------ answers
@@ -356,7 +357,7 @@ def test_backoff_grows_with_jitter_and_a_cap():
 def test_retries_are_capped_and_the_error_says_why():
     ex = exchange(max_retries=2)
     ex.on_response(503, {}, b"")
-    ex.on_transport_error(ConnectionResetError())
+    ex.on_transport_error("ConnectionResetError")
     with pytest.raises(SparkRetriesExhaustedError) as error:
         ex.on_response(503, {}, b"<html><body>Service Unavailable</body></html>")
     assert "3 attempts" in str(error.value)

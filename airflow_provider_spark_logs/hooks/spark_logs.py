@@ -151,11 +151,12 @@ class SparkLogHook(BaseHook):
         return token
 
     def _attempt(self, request: HttpRequest, exchange: Exchange, stream: bool) -> requests.Response | Step:
+        headers = self._headers(request)
         try:
             response = self.get_conn().request(
                 request.method,
                 request.url,
-                headers=self._headers(request),
+                headers=headers,
                 json=request.json,
                 data=request.form,
                 timeout=exchange.config.timeout,
@@ -163,7 +164,13 @@ class SparkLogHook(BaseHook):
                 stream=stream,
             )
         except _SYNC_TRANSPORT_ERRORS as error:
-            return exchange.on_transport_error(error)
+            network_error: str | None = type(error).__name__
+        else:
+            network_error = None
+        if network_error is not None:
+            # Decided outside the except block, so that an error raised here does not chain the
+            # network error, whose text holds the URL (a secret, for downloads).
+            return exchange.on_transport_error(network_error)
         if stream and (response.ok or response.is_redirect):
             return response
         with response:
@@ -229,12 +236,13 @@ class SparkLogHook(BaseHook):
     def download(self, url: str, fileobj: BinaryWriter, chunk_size: int = DOWNLOAD_CHUNK_BYTES) -> int:
         """Stream ``url`` into ``fileobj`` in ``chunk_size`` pieces and return the byte count.
 
-        Spark credentials are sent only if ``url`` is on the API's own origin, and so never across a
-        redirect to another origin. A body cut short raises :class:`SparkDownloadError`.
+        Spark credentials are sent only if ``url`` is on the API's own origin, and never after a
+        redirect, wherever it leads. A body cut short raises :class:`SparkDownloadError`.
         """
         mask_secret(url)
-        for _ in range(MAX_REDIRECTS + 1):
-            with self._perform(download_request(self.get_config(), url), stream=True) as response:
+        for hop in range(MAX_REDIRECTS + 1):
+            request = download_request(self.get_config(), url, redirected=hop > 0)
+            with self._perform(request, stream=True) as response:
                 target = redirect_target(url, response.status_code, response.headers)
                 if target is None:
                     return _stream_body(response, fileobj, chunk_size)
@@ -300,7 +308,11 @@ class SparkLogHook(BaseHook):
             ) as response:
                 body = await response.read()
         except _ASYNC_TRANSPORT_ERRORS as error:
-            return exchange.on_transport_error(error)
+            network_error: str | None = type(error).__name__
+        else:
+            network_error = None
+        if network_error is not None:
+            return exchange.on_transport_error(network_error)  # outside the except block: see _attempt
         return exchange.on_response(response.status, response.headers, body)
 
     async def _acall(self, session: aiohttp.ClientSession, request: HttpRequest) -> bytes:
