@@ -168,11 +168,18 @@ def wait_until_done(job_id):
     wait_until(lambda: hook.get_job_status("Pricing", "Motor Quote", job_id).done)
 
 
+def abandoned_try(context):
+    """A first try that submitted and deferred, and whose worker then died: returns its job id."""
+    with pytest.raises(TaskDeferred) as deferred:
+        export_op(deferrable=True).execute(context)
+    return deferred.value.trigger.job_id
+
+
 def test_a_job_already_done_is_not_deferred(emulator, connect):
     connect()
-    emulator.job_seconds = 0
+    emulator.job_seconds = 0.3
     context = {**CONTEXT, "task_state_store": TaskStateStore()}
-    job_id = export_op(wait_for_completion=False).execute(context)
+    job_id = abandoned_try(context)
     wait_until_done(job_id)
     assert export_op(deferrable=True).execute(context) == job_id
     assert len(submits(emulator)) == 1
@@ -335,16 +342,23 @@ def test_a_retry_reuses_the_unfinished_job(emulator, connect):
 
 def test_a_retry_reuses_a_finished_job_and_a_success_uses_it_up(emulator, connect):
     connect()
-    emulator.job_seconds = 0
+    emulator.job_seconds = 0.3
     store = TaskStateStore()
     context = {**CONTEXT, "task_state_store": store}
-    job_id = export_op(wait_for_completion=False).execute(context)
+    job_id = abandoned_try(context)
     assert store.get("spark_log_export_job")["job_id"] == job_id
     wait_until_done(job_id)
     assert export_op(deferrable=True).execute(context) == job_id
     assert len(submits(emulator)) == 1
     assert store.values == {}
     assert export_op(wait_for_completion=False).execute(context) != job_id
+
+
+def test_a_submit_without_waiting_uses_its_job_up(emulator, connect):
+    connect()
+    store = TaskStateStore()
+    export_op(wait_for_completion=False).execute({**CONTEXT, "task_state_store": store})
+    assert store.values == {}
 
 
 def test_a_failed_job_is_not_reused(emulator, connect):
@@ -360,10 +374,11 @@ def test_a_failed_job_is_not_reused(emulator, connect):
 
 def test_a_retry_with_another_window_submits_again(emulator, connect):
     connect()
+    emulator.job_seconds = 30
     store = TaskStateStore()
-    export_op(wait_for_completion=False).execute({**CONTEXT, "task_state_store": store})
+    first = abandoned_try({**CONTEXT, "task_state_store": store})
     later = {"data_interval_start": DAY_END, "data_interval_end": DAY_END + timedelta(days=1)}
-    export_op(wait_for_completion=False).execute({**later, "task_state_store": store})
+    assert abandoned_try({**later, "task_state_store": store}) != first
     assert len(submits(emulator)) == 2
 
 

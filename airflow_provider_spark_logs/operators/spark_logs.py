@@ -176,6 +176,7 @@ class SparkLogExportOperator(BaseOperator):
         )
         self.job_id = self._submit_or_reuse(filters, context)
         if not self.wait_for_completion:
+            self._forget_job(context)
             return self.job_id
         watch = JobWatch(self.job_id, time.time() + self.job_timeout, self.poll_interval, self.job_timeout)
         if self.hook.check_job(self.folder, self.service, watch) is not None:
