@@ -650,7 +650,7 @@ def test_tls_verification_is_on_by_default(emulator, connect, capsys, auth_type)
     config = hook.get_config()
     assert config.verify is True
     assert hook.get_conn().verify is True
-    assert hook._ssl(config) is None  # aiohttp's default: verify against the system CAs
+    assert asyncio.run(hook._assl(config)) is True  # aiohttp verifies against the system CAs
     out = capsys.readouterr()
     assert TLS_OFF not in out.out + out.err
 
@@ -662,7 +662,7 @@ def test_turning_tls_verification_off_is_explicit_and_warned(emulator, connect, 
     config = hook.get_config()
     assert config.verify is False
     assert hook.get_conn().verify is False
-    assert hook._ssl(config) is False
+    assert asyncio.run(hook._assl(config)) is False
     out = capsys.readouterr()
     text = out.out + out.err
     assert TLS_OFF in text

@@ -77,6 +77,7 @@ class SparkLogHook(BaseHook):
         self._config: SparkConnectionConfig | None = None
         self._session: requests.Session | None = None
         self._token: AccessToken | None = None
+        self._ssl_context: ssl.SSLContext | None = None
 
     # ------------------------------------------------------------------ configuration
 
@@ -272,10 +273,13 @@ class SparkLogHook(BaseHook):
 
     # ------------------------------------------------------------------ async transport (triggerer)
 
-    def _ssl(self, config: SparkConnectionConfig) -> ssl.SSLContext | bool | None:
-        if isinstance(config.verify, str):
-            return ssl.create_default_context(cafile=config.verify)
-        return None if config.verify else False
+    async def _assl(self, config: SparkConnectionConfig) -> ssl.SSLContext | bool:
+        """aiohttp's TLS setting; a CA bundle is read once, in a thread, not on the event loop."""
+        if not isinstance(config.verify, str):
+            return config.verify
+        if self._ssl_context is None:
+            self._ssl_context = await asyncio.to_thread(ssl.create_default_context, cafile=config.verify)
+        return self._ssl_context
 
     async def _aheaders(self, session: aiohttp.ClientSession, request: HttpRequest) -> dict[str, str]:
         headers = dict(request.headers)
@@ -304,7 +308,7 @@ class SparkLogHook(BaseHook):
                 data=request.form,
                 timeout=aiohttp.ClientTimeout(total=exchange.config.timeout),
                 allow_redirects=False,
-                ssl=self._ssl(exchange.config),
+                ssl=await self._assl(exchange.config),
             ) as response:
                 body = await response.read()
         except _ASYNC_TRANSPORT_ERRORS as error:

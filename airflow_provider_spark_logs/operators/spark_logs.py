@@ -198,18 +198,18 @@ class SparkLogExportOperator(BaseOperator):
     def job_done(self, context: Context, job_id: str) -> str:
         """The job id; or, with a ``destination``, the URI of the ZIP landed there."""
         self.log.info("Spark log export job %s is done.", job_id)
-        result = job_id if self.destination is None else self._land(context, job_id)
+        result = job_id if self.destination is None else self._land(context, job_id, self.destination)
         self._forget_job(context)
         return result
 
-    def _land(self, context: Context, job_id: str) -> str:
+    def _land(self, context: Context, job_id: str, destination: str | ObjectStoragePath) -> str:
         filters = self.log_filters(context)
         landed = land_export(
             self.hook,
             folder=self.folder,
             service=self.service,
             job_id=job_id,
-            destination=self.destination,
+            destination=destination,
             destination_conn_id=self.destination_conn_id,
             overwrite=self.overwrite,
             unpack=self.unpack,
@@ -233,7 +233,7 @@ class SparkLogExportOperator(BaseOperator):
         a job Spark no longer knows, a new job is submitted.
         """
         store = context.get("task_state_store")
-        request = {"folder": self.folder, "service": self.service, "body": filters.request_body()}
+        request: dict[str, Any] = {"folder": self.folder, "service": self.service, "body": filters.request_body()}
         previous = store.get(STATE_KEY) if store is not None else None
         if isinstance(previous, dict) and previous.get("request") == request:
             job_id = str(previous["job_id"])
