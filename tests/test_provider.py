@@ -46,8 +46,15 @@ def test_package_is_typed():
     assert (ROOT / "airflow_provider_spark_logs" / "py.typed").exists()
 
 
-@pytest.mark.skipif(shutil.which("ruff", path=str(Path(sys.executable).parent)) is None, reason="ruff not installed")
+def tool(name):
+    return shutil.which(name, path=str(Path(sys.executable).parent)) or pytest.fail(f"{name} is not installed")
+
+
 def test_ruff_is_clean():
-    ruff = shutil.which("ruff", path=str(Path(sys.executable).parent))
-    result = subprocess.run([ruff, "check", str(ROOT)], capture_output=True, text=True)
+    result = subprocess.run([tool("ruff"), "check", str(ROOT)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout
+
+
+def test_mypy_is_clean():
+    result = subprocess.run([tool("mypy")], capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stdout
