@@ -9,10 +9,10 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from ._compat import ResolveMixin
-from .exceptions import SparkConfigError
-from .protocol import path_segment
-from .transfers.landing import destination_path
+from airflow_provider_spark_logs._compat import ResolveMixin
+from airflow_provider_spark_logs.destinations import destination_path
+from airflow_provider_spark_logs.exceptions import SparkConfigError
+from airflow_provider_spark_logs.protocol.messages import path_segment
 
 
 def is_literal(value: Any) -> bool:

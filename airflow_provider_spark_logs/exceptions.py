@@ -7,7 +7,7 @@ download URLs.
 
 from __future__ import annotations
 
-from ._compat import AirflowException
+from airflow_provider_spark_logs._compat import AirflowException
 
 
 class SparkLogError(AirflowException):

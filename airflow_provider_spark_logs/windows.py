@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from .exceptions import SparkConfigError
-from .protocol import to_utc
+from airflow_provider_spark_logs.exceptions import SparkConfigError
+from airflow_provider_spark_logs.timestamps import to_utc
 
 EMPTY_INTERVAL_FIXES = (
     "Use a timetable whose data intervals have a length, e.g. "

@@ -1,4 +1,9 @@
-"""Shared fixtures: an isolated Airflow home, the Spark emulator, and connections to it."""
+"""Test tiers, and shared fixtures: an isolated Airflow home, the Spark emulator, connections to it.
+
+A test's tier is the folder it lives in, and becomes its marker: ``tests/unit`` (no sockets, fast),
+``tests/integration`` (the emulator, moto's S3, ``airflow dags test``) and ``tests/system`` (a real
+scheduler and triggerer, memory). ``bash scripts/test -m unit`` runs the fast tier.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -22,8 +26,44 @@ os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="spark-logs-airflo
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 
 from airflow_provider_spark_logs.testing import SparkEmulator
+from tests.helpers import AirflowCli, wait_until
 
 Connect = Callable[..., str]
+TESTS = Path(__file__).resolve().parent
+TIERS = {
+    "unit": "no sockets, no subprocess servers: the fast tier",
+    "integration": "the Spark emulator, moto's S3 server, `airflow dags test`",
+    "system": "a real Airflow scheduler and triggerer, memory measurements",
+}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for tier, meaning in TIERS.items():
+        config.addinivalue_line("markers", f"{tier}: {meaning}")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test with the tier of its folder; a test outside the tier folders is an error."""
+    for item in items:
+        tier = item.path.resolve().relative_to(TESTS).parts[0]
+        if tier not in TIERS:
+            raise pytest.UsageError(f"{item.nodeid} is not in a tier folder: move it to tests/{'|'.join(TIERS)}/.")
+        item.add_marker(tier)
+
+
+@pytest.fixture(autouse=True)
+def _no_sockets_in_unit_tests(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A unit test that opens a connection fails, so the fast tier stays free of servers."""
+    if request.node.get_closest_marker("unit") is None:
+        return
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError(
+            f"{request.node.nodeid} is a unit test and may not open a connection; move it to integration."
+        )
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
 
 
 @pytest.fixture
@@ -44,38 +84,6 @@ def connect(monkeypatch: pytest.MonkeyPatch, emulator: SparkEmulator) -> Connect
         return conn_id
 
     return _connect
-
-
-def wait_until(condition: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05) -> Any:
-    """Poll ``condition`` until it returns something truthy, or fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        time.sleep(interval)
-
-
-class AirflowCli:
-    """The ``airflow`` command in its own home with a migrated SQLite DB, connected to the emulator."""
-
-    def __init__(self, home: Path, env: dict[str, str]) -> None:
-        self.home = home
-        self.env = env
-        self.executable = str(Path(sys.executable).parent / "airflow")
-
-    def run(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run([self.executable, *args], env=self.env, capture_output=True, text=True, timeout=timeout)
-        assert result.returncode == 0, (
-            f"airflow {' '.join(args)} failed:\n{result.stdout[-5000:]}{result.stderr[-5000:]}"
-        )
-        return result
-
-    def dags_test(self, dag_id: str, logical_date: str) -> str:
-        result = self.run("dags", "test", dag_id, logical_date)
-        return result.stdout + result.stderr
 
 
 @pytest.fixture(scope="session")

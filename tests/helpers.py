@@ -6,9 +6,46 @@ import asyncio
 import csv
 import io
 import json
+import subprocess
+import sys
+import time
 import zipfile
+from collections.abc import Callable
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
+
+from airflow_provider_spark_logs.operators.spark_logs import SparkLogExportOperator
+from airflow_provider_spark_logs.sensors.spark_logs import SparkLogJobSensor
+
+UTC = timezone.utc
+DAY_START = datetime(2026, 1, 1, tzinfo=UTC)
+DAY_END = datetime(2026, 1, 2, tzinfo=UTC)
+CONTEXT = {"data_interval_start": DAY_START, "data_interval_end": DAY_END}
+
+
+def wait_until(condition: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05) -> Any:
+    """Poll ``condition`` until it returns something truthy, or fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        time.sleep(interval)
+
+
+def export_op(**kwargs):
+    """An export operator for Pricing/Motor Quote that polls quickly; ``kwargs`` override."""
+    defaults = {"task_id": "export", "folder": "Pricing", "service": "Motor Quote", "poll_interval": 0.1}
+    return SparkLogExportOperator(**{**defaults, **kwargs})
+
+
+def sensor(**kwargs):
+    """A job sensor for Pricing/Motor Quote that pokes quickly; ``kwargs`` override."""
+    defaults = {"task_id": "wait", "folder": "Pricing", "service": "Motor Quote", "poke_interval": 0.1, "timeout": 10}
+    return SparkLogJobSensor(**{**defaults, **kwargs})
 
 
 def call_ids_in(archive: zipfile.ZipFile | Path | IO[bytes]) -> list[str]:
@@ -48,3 +85,23 @@ class TaskStateStore:
 
     def delete(self, key):
         self.values.pop(key, None)
+
+
+class AirflowCli:
+    """The ``airflow`` command in its own home with a migrated SQLite DB, connected to the emulator."""
+
+    def __init__(self, home: Path, env: dict[str, str]) -> None:
+        self.home = home
+        self.env = env
+        self.executable = str(Path(sys.executable).parent / "airflow")
+
+    def run(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run([self.executable, *args], env=self.env, capture_output=True, text=True, timeout=timeout)
+        assert result.returncode == 0, (
+            f"airflow {' '.join(args)} failed:\n{result.stdout[-5000:]}{result.stderr[-5000:]}"
+        )
+        return result
+
+    def dags_test(self, dag_id: str, logical_date: str) -> str:
+        result = self.run("dags", "test", dag_id, logical_date)
+        return result.stdout + result.stderr

@@ -1,8 +1,8 @@
 """``SparkLogHook``: authenticated calls to Spark's log-download API, sync and async.
 
-The protocol (URLs, bodies, parsing, retry decisions) lives in :mod:`..protocol`; this module only
-moves bytes: ``requests`` for workers, ``aiohttp`` for the triggerer, whose event loop must never
-block.
+The protocol (URLs, bodies, parsing, retry decisions) lives in the I/O-free
+:mod:`airflow_provider_spark_logs.protocol` package; this module only moves bytes: ``requests`` for
+workers, ``aiohttp`` for the triggerer, whose event loop must never block.
 """
 
 from __future__ import annotations
@@ -16,24 +16,24 @@ from typing import Any, Protocol
 import aiohttp
 import requests
 
-from .. import CONN_TYPE, DEFAULT_CONN_ID, __version__
-from .._compat import BaseHook, Connection, amask_secret, mask_secret
-from ..exceptions import SparkDownloadError, SparkLogError, SparkNotFoundError, SparkRetriesExhaustedError
-from ..protocol import (
+from airflow_provider_spark_logs import CONN_TYPE, DEFAULT_CONN_ID, __version__
+from airflow_provider_spark_logs._compat import BaseHook, Connection, amask_secret, mask_secret
+from airflow_provider_spark_logs.exceptions import (
+    SparkDownloadError,
+    SparkLogError,
+    SparkNotFoundError,
+    SparkRetriesExhaustedError,
+)
+from airflow_provider_spark_logs.protocol.connection import SparkConnectionConfig, parse_connection
+from airflow_provider_spark_logs.protocol.exchange import Done, Exchange, RefreshToken, Step, Wait
+from airflow_provider_spark_logs.protocol.job_watch import JobWatch
+from airflow_provider_spark_logs.protocol.messages import (
     AccessToken,
-    Done,
-    Exchange,
     HttpRequest,
     JobStatus,
-    JobWatch,
     LogFilters,
-    RefreshToken,
-    SparkConnectionConfig,
-    Step,
-    Wait,
     auth_headers,
     download_request,
-    parse_connection,
     parse_status,
     parse_submit,
     parse_token,

@@ -9,20 +9,22 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import timedelta
 from functools import cached_property
 from typing import Any
 
-from .. import DEFAULT_CONN_ID
-from .._compat import BaseOperator, Context, ObjectStoragePath, conf
-from ..arguments import check_destination, check_names, is_literal, seconds
-from ..exceptions import SparkConfigError, SparkLogError
-from ..hooks.spark_logs import SparkLogHook
-from ..protocol import JobWatch, LogFilters, to_utc
-from ..transfers.landing import land_export
-from ..triggers.spark_logs import SparkLogJobTrigger, deferral_timeout, job_id_from_event
-from ..windows import resolve_window
+from airflow_provider_spark_logs import DEFAULT_CONN_ID
+from airflow_provider_spark_logs._compat import Asset, BaseOperator, Context, ObjectStoragePath, conf
+from airflow_provider_spark_logs.arguments import check_destination, check_names, is_literal, seconds
+from airflow_provider_spark_logs.exceptions import SparkConfigError, SparkLogError
+from airflow_provider_spark_logs.hooks.spark_logs import SparkLogHook
+from airflow_provider_spark_logs.landing import LandedObject, land_export
+from airflow_provider_spark_logs.protocol.job_watch import JobWatch
+from airflow_provider_spark_logs.protocol.messages import LogFilters
+from airflow_provider_spark_logs.timestamps import to_utc
+from airflow_provider_spark_logs.triggers.spark_logs import SparkLogJobTrigger, deferral_timeout, job_id_from_event
+from airflow_provider_spark_logs.windows import resolve_window
 
 TEMPLATED_FILTER_FIELDS = (
     "timezone_offset",
@@ -216,7 +218,7 @@ class SparkLogExportOperator(BaseOperator):
             start=filters.start,
             end=filters.end,
         )
-        landed.announce(self.outlets, context)
+        announce_landed(landed, self.outlets, context)
         return landed.uri
 
     def _forget_job(self, context: Context) -> None:
@@ -272,3 +274,13 @@ def _rendered_list(value: Any) -> Any:
         except ValueError:
             pass
     return value
+
+
+def announce_landed(landed: LandedObject, outlets: Iterable[Any], context: Mapping[str, Any]) -> None:
+    """Put the landed URI, size and digest in the extra of the task's asset events, for consumers."""
+    events = context.get("outlet_events")
+    if events is None:
+        return
+    for outlet in outlets:
+        if isinstance(outlet, Asset):
+            events[outlet].extra.update({"uri": landed.uri, "size": landed.size, "sha256": landed.sha256})

@@ -8,13 +8,13 @@ from datetime import timedelta
 from functools import cached_property
 from typing import Any
 
-from .. import DEFAULT_CONN_ID
-from .._compat import BaseSensorOperator, Context, PokeReturnValue, conf
-from ..arguments import check_names
-from ..exceptions import SparkRetriesExhaustedError
-from ..hooks.spark_logs import SparkLogHook
-from ..protocol import JobWatch
-from ..triggers.spark_logs import SparkLogJobTrigger, deferral_timeout, job_id_from_event
+from airflow_provider_spark_logs import DEFAULT_CONN_ID
+from airflow_provider_spark_logs._compat import BaseSensorOperator, Context, PokeReturnValue, conf
+from airflow_provider_spark_logs.arguments import check_names
+from airflow_provider_spark_logs.exceptions import SparkRetriesExhaustedError
+from airflow_provider_spark_logs.hooks.spark_logs import SparkLogHook
+from airflow_provider_spark_logs.protocol.job_watch import JobWatch
+from airflow_provider_spark_logs.triggers.spark_logs import SparkLogJobTrigger, deferral_timeout, job_id_from_event
 
 
 class SparkLogJobSensor(BaseSensorOperator):

@@ -1,8 +1,8 @@
 """``SparkLogToObjectStorageOperator``: land a finished export's ZIP in object storage.
 
 Works with any store Airflow's ``ObjectStoragePath`` knows (``file://``, ``s3://``, ``gs://``,
-``abfs://``...). See :mod:`.landing` for how a ZIP is checked and published without ever exposing
-a partial object.
+``abfs://``...). See :mod:`airflow_provider_spark_logs.landing` for how a ZIP is checked and
+published without ever exposing a partial object.
 """
 
 from __future__ import annotations
@@ -11,11 +11,12 @@ from collections.abc import Sequence
 from functools import cached_property
 from typing import Any
 
-from .. import DEFAULT_CONN_ID
-from .._compat import BaseOperator, Context, ObjectStoragePath
-from ..arguments import check_destination, check_names
-from ..hooks.spark_logs import SparkLogHook
-from .landing import land_export
+from airflow_provider_spark_logs import DEFAULT_CONN_ID
+from airflow_provider_spark_logs._compat import BaseOperator, Context, ObjectStoragePath
+from airflow_provider_spark_logs.arguments import check_destination, check_names
+from airflow_provider_spark_logs.hooks.spark_logs import SparkLogHook
+from airflow_provider_spark_logs.landing import land_export
+from airflow_provider_spark_logs.operators.spark_logs import announce_landed
 
 
 class SparkLogToObjectStorageOperator(BaseOperator):
@@ -79,5 +80,5 @@ class SparkLogToObjectStorageOperator(BaseOperator):
             overwrite=self.overwrite,
             unpack=self.unpack,
         )
-        landed.announce(self.outlets, context)
+        announce_landed(landed, self.outlets, context)
         return landed.uri

@@ -14,11 +14,11 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
-from .. import DEFAULT_CONN_ID
-from .._compat import BaseTrigger, TriggerEvent
-from ..exceptions import SparkJobError, SparkJobTimeoutError, SparkLogError
-from ..hooks.spark_logs import SparkLogHook
-from ..protocol import JobWatch
+from airflow_provider_spark_logs import DEFAULT_CONN_ID
+from airflow_provider_spark_logs._compat import BaseTrigger, TriggerEvent
+from airflow_provider_spark_logs.exceptions import SparkJobError, SparkJobTimeoutError, SparkLogError
+from airflow_provider_spark_logs.hooks.spark_logs import SparkLogHook
+from airflow_provider_spark_logs.protocol.job_watch import JobWatch
 
 SUCCESS, ERROR, TIMEOUT = "success", "error", "timeout"
 

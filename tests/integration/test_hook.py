@@ -21,10 +21,9 @@ from airflow_provider_spark_logs.exceptions import (
     SparkRetriesExhaustedError,
 )
 from airflow_provider_spark_logs.hooks.spark_logs import ASYNC_USER_AGENT, SparkLogHook
-from airflow_provider_spark_logs.protocol import LogFilters
+from airflow_provider_spark_logs.protocol.messages import LogFilters
 from airflow_provider_spark_logs.testing import Fault
-from tests.conftest import wait_until
-from tests.helpers import call_ids_in
+from tests.helpers import call_ids_in, wait_until
 
 UTC = timezone.utc
 DAY = LogFilters(start=datetime(2026, 1, 1, tzinfo=UTC), end=datetime(2026, 1, 2, tzinfo=UTC))

@@ -15,7 +15,7 @@ import pytest
 
 from airflow_provider_spark_logs import get_provider_info
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_provider_info_matches_airflows_schema():

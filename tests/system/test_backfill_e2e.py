@@ -28,10 +28,9 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_spark_logs.hooks.spark_logs import ASYNC_USER_AGENT, SYNC_USER_AGENT
-from tests.conftest import AirflowCli, wait_until
-from tests.helpers import call_ids_in
+from tests.helpers import AirflowCli, call_ids_in, wait_until
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "example_dags"
 DAG_ID = "example_spark_logs_daily"
 TASK_ID = "export_and_land"

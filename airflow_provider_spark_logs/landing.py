@@ -13,22 +13,22 @@ import hashlib
 import inspect
 import math
 import os
-import re
 import shutil
 import tempfile
 import uuid
 import zipfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
-from .._compat import Asset, ObjectStoragePath
-from ..exceptions import SparkApiError, SparkConfigError, SparkDownloadError, SparkJobError, SparkLandingError
-from ..hooks.spark_logs import SparkLogHook
-from ..protocol import EXPIRED_DOWNLOAD_STATUSES
+from airflow_provider_spark_logs._compat import ObjectStoragePath
+from airflow_provider_spark_logs.destinations import default_object_name, destination_path, is_prefix, object_uri
+from airflow_provider_spark_logs.exceptions import SparkApiError, SparkDownloadError, SparkJobError, SparkLandingError
+from airflow_provider_spark_logs.hooks.spark_logs import SparkLogHook
+from airflow_provider_spark_logs.protocol.messages import EXPIRED_DOWNLOAD_STATUSES
 
 DOWNLOAD_ATTEMPTS = 3
 UPLOAD_PART_BYTES = 8 * 2**20
@@ -54,15 +54,6 @@ class LandedObject:
     size: int
     sha256: str
 
-    def announce(self, outlets: Iterable[Any], context: Mapping[str, Any]) -> None:
-        """Put the URI, size and digest in the extra of the task's asset events, for consumers."""
-        events = context.get("outlet_events")
-        if events is None:
-            return
-        for outlet in outlets:
-            if isinstance(outlet, Asset):
-                events[outlet].extra.update({"uri": self.uri, "size": self.size, "sha256": self.sha256})
-
 
 class _CountingHashWriter:
     """Passes writes through to a file while counting and hashing them."""
@@ -77,44 +68,6 @@ class _CountingHashWriter:
         self.digest.update(data)
         self.size += len(data)
         return len(data)
-
-
-# --------------------------------------------------------------------------- destinations
-
-
-def object_uri(path: ObjectStoragePath) -> str:
-    """``protocol://bucket/key`` (``file:///abs/path`` locally): no conn id, no credentials."""
-    protocol = path.protocol or "file"
-    return f"{protocol}://{path.path}" if protocol != "file" else f"file://{Path(path.path).resolve()}"
-
-
-def safe_name_part(value: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", value).strip("._") or "_"
-
-
-def default_object_name(folder: str, service: str, start: datetime | None, end: datetime | None, job_id: str) -> str:
-    """``Pricing/Motor_Quote/20260101T000000Z_20260102T000000Z.zip``: deterministic from the window."""
-    stem = f"{start:%Y%m%dT%H%M%SZ}_{end:%Y%m%dT%H%M%SZ}" if start and end else f"job_{safe_name_part(job_id)}"
-    return f"{safe_name_part(folder)}/{safe_name_part(service)}/{stem}.zip"
-
-
-def destination_path(destination: str | ObjectStoragePath, conn_id: str | None) -> ObjectStoragePath:
-    """The destination as a path; an unknown scheme is an error that says what works."""
-    if isinstance(destination, ObjectStoragePath):
-        return destination
-    if not isinstance(destination, str) or not destination.strip():
-        raise SparkConfigError(f"destination must be a non-empty URI or path, got {destination!r}.")
-    try:
-        return ObjectStoragePath(destination.strip(), conn_id=conn_id)
-    except ValueError as error:
-        raise SparkConfigError(
-            f"destination {destination!r} has a scheme Airflow's ObjectStoragePath does not know ({error}): "
-            "use file://, s3://, gs:// or abfs:// (installing the matching extra: s3, gcs, azure)."
-        ) from None
-
-
-def is_prefix(destination: str | ObjectStoragePath) -> bool:
-    return str(destination).endswith("/")
 
 
 # --------------------------------------------------------------------------- download

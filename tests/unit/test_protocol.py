@@ -20,24 +20,20 @@ from airflow_provider_spark_logs.exceptions import (
     SparkProtocolError,
     SparkRetriesExhaustedError,
 )
-from airflow_provider_spark_logs.protocol import (
-    Done,
-    Exchange,
+from airflow_provider_spark_logs.protocol.connection import parse_connection
+from airflow_provider_spark_logs.protocol.exchange import Done, Exchange, RefreshToken, Wait, retry_after
+from airflow_provider_spark_logs.protocol.messages import (
     LogFilters,
-    RefreshToken,
-    Wait,
     auth_headers,
     download_request,
-    format_timestamp,
-    parse_connection,
     parse_status,
     parse_submit,
     parse_token,
-    retry_after,
     status_request,
     submit_request,
     token_request,
 )
+from airflow_provider_spark_logs.timestamps import format_timestamp
 
 UTC = timezone.utc
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tests.helpers import call_ids_in
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "example_dags"
 UTC = timezone.utc
 

@@ -4,29 +4,16 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
 
 from airflow_provider_spark_logs._compat import TaskDeferred
-from airflow_provider_spark_logs.exceptions import SparkConfigError, SparkJobError, SparkJobTimeoutError
+from airflow_provider_spark_logs.exceptions import SparkConfigError, SparkJobTimeoutError
 from airflow_provider_spark_logs.hooks.spark_logs import SparkLogHook
-from airflow_provider_spark_logs.operators.spark_logs import SparkLogExportOperator
-from airflow_provider_spark_logs.sensors.spark_logs import SparkLogJobSensor
 from airflow_provider_spark_logs.testing import Fault
 from airflow_provider_spark_logs.triggers.spark_logs import SparkLogJobTrigger
-from tests.conftest import wait_until
-from tests.helpers import TaskStateStore, first_event
-
-UTC = timezone.utc
-DAY_START = datetime(2026, 1, 1, tzinfo=UTC)
-DAY_END = datetime(2026, 1, 2, tzinfo=UTC)
-CONTEXT = {"data_interval_start": DAY_START, "data_interval_end": DAY_END}
-
-
-def export_op(**kwargs):
-    defaults = {"task_id": "export", "folder": "Pricing", "service": "Motor Quote", "poll_interval": 0.1}
-    return SparkLogExportOperator(**{**defaults, **kwargs})
+from tests.helpers import CONTEXT, DAY_END, TaskStateStore, export_op, first_event, sensor, wait_until
 
 
 def submits(emulator):
@@ -45,41 +32,7 @@ def trigger_for(job_id, deadline_in=10.0, **kwargs):
     )
 
 
-# ------------------------------------------------------------------ bad input, at parse time
-
-
-@pytest.mark.parametrize(
-    ("kwargs", "name"),
-    [
-        ({"folder": ""}, "folder"),
-        ({"service": "  "}, "service"),
-        ({"log_start": "last tuesday"}, "log_start"),
-        ({"log_end": "2026-13-01"}, "log_end"),
-        ({"log_start": "2026-01-02", "log_end": "2026-01-01"}, "log_end"),
-        ({"log_start": "2026-01-01T00:00:00Z", "log_end": "2026-01-01T00:00:00Z"}, "log_end"),
-        ({"timezone_offset": "two"}, "timezone_offset"),
-        ({"timezone_offset": -13}, "timezone_offset"),
-        ({"timezone_offset": 14.5}, "timezone_offset"),
-        ({"call_ids": "abc"}, "call_ids"),
-        ({"call_ids": ["a", 1]}, "call_ids"),
-        ({"call_ids": ["a"], "source_system": "crm"}, "call_ids and source_system"),
-        ({"correlation_id": "c", "call_ids": ["a"]}, "call_ids and correlation_id"),
-        ({"has_warnings": "true"}, "has_warnings"),
-        ({"has_errors": 1}, "has_errors"),
-        ({"poll_interval": 0}, "poll_interval"),
-        ({"job_timeout": -1}, "job_timeout"),
-        ({"job_timeout": timedelta(0)}, "job_timeout"),
-    ],
-)
-def test_bad_literal_arguments_fail_at_parse_time(kwargs, name):
-    with pytest.raises(SparkConfigError, match=name):
-        export_op(**kwargs)
-
-
-def test_templated_arguments_wait_for_rendering():
-    op = export_op(folder="{{ params.folder }}", log_start="{{ ds }}", timezone_offset="{{ params.tz }}")
-    assert op.folder == "{{ params.folder }}"
-    assert set(op.template_fields) >= {"folder", "service", "log_start", "log_end", "call_ids", "timezone_offset"}
+# ------------------------------------------------------------------ bad input, once rendered
 
 
 @pytest.mark.parametrize(
@@ -102,25 +55,7 @@ def test_bad_rendered_arguments_fail_before_any_request(emulator, connect, rende
     assert emulator.requests == []
 
 
-def test_rendered_numbers_and_lists_are_read():
-    op = export_op(timezone_offset="{{ t }}", call_ids="{{ c }}")
-    op.timezone_offset, op.call_ids = "5.5", '["a", "b"]'
-    filters = op.log_filters(CONTEXT)
-    assert (filters.timezone_offset, list(filters.call_ids)) == (5.5, ["a", "b"])
-
-
 # ------------------------------------------------------------------ the window
-
-
-def test_window_defaults_to_the_data_interval():
-    filters = export_op().log_filters(CONTEXT)
-    assert (filters.start, filters.end) == (DAY_START, DAY_END)
-
-
-def test_explicit_window_wins():
-    filters = export_op(log_start="2026-03-01T00:00:00+01:00", log_end="2026-03-01T12:00:00Z").log_filters(CONTEXT)
-    assert filters.start == datetime(2026, 2, 28, 23, tzinfo=UTC)
-    assert filters.end == datetime(2026, 3, 1, 12, tzinfo=UTC)
 
 
 def test_empty_data_interval_is_an_error_naming_the_fixes(emulator, connect):
@@ -130,11 +65,6 @@ def test_empty_data_interval_is_an_error_naming_the_fixes(emulator, connect):
     for fix in ("CronDataIntervalTimetable", "CronTriggerTimetable", "interval=", "log_start and log_end"):
         assert fix in str(error.value)
     assert emulator.requests == []
-
-
-def test_missing_data_interval_is_an_error():
-    with pytest.raises(SparkConfigError, match="no data interval"):
-        export_op().log_filters({"data_interval_start": None, "data_interval_end": None})
 
 
 # ------------------------------------------------------------------ deferral
@@ -200,28 +130,6 @@ def test_post_body_carries_the_window_and_filters(emulator, connect):
         },
         "request_meta": {"version_id": "v-1"},
     }
-
-
-# ------------------------------------------------------------------ execute_complete
-
-
-def test_execute_complete_returns_the_job_id():
-    assert export_op().execute_complete({}, {"status": "success", "job_id": "j-1"}) == "j-1"
-
-
-@pytest.mark.parametrize(
-    ("event", "error", "text"),
-    [
-        ({"status": "error", "job_id": "j-1", "message": "job j-1 failed: boom"}, SparkJobError, "boom"),
-        ({"status": "timeout", "job_id": "j-1", "message": "job j-1 did not finish"}, SparkJobTimeoutError, "j-1"),
-        ({"status": "weird", "job_id": "j-1"}, SparkJobError, "weird"),
-        (None, SparkJobError, "does not know"),
-        ({"nothing": 1}, SparkJobError, "does not know"),
-    ],
-)
-def test_execute_complete_fails_loudly(event, error, text):
-    with pytest.raises(error, match=text):
-        export_op().execute_complete({}, event)
 
 
 # ------------------------------------------------------------------ the trigger
@@ -383,17 +291,6 @@ def test_a_retry_with_another_window_submits_again(emulator, connect):
 
 
 # ------------------------------------------------------------------ the sensor
-
-
-def sensor(**kwargs):
-    defaults = {"task_id": "wait", "folder": "Pricing", "service": "Motor Quote", "poke_interval": 0.1, "timeout": 10}
-    return SparkLogJobSensor(**{**defaults, **kwargs})
-
-
-@pytest.mark.parametrize(("kwargs", "name"), [({"job_id": ""}, "job_id"), ({"job_id": "j", "folder": ""}, "folder")])
-def test_sensor_rejects_bad_literals(kwargs, name):
-    with pytest.raises(SparkConfigError, match=name):
-        sensor(**kwargs)
 
 
 def test_sensor_pokes_until_done(emulator, connect):

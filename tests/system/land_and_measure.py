@@ -11,7 +11,7 @@ import resource
 import sys
 
 from airflow_provider_spark_logs.hooks.spark_logs import SparkLogHook
-from airflow_provider_spark_logs.transfers.landing import land_export
+from airflow_provider_spark_logs.landing import land_export
 
 
 def peak_rss_bytes() -> int:

@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 from airflow_provider_spark_logs.hooks.spark_logs import SparkLogHook
-from airflow_provider_spark_logs.protocol import LogFilters
-from tests.conftest import wait_until
+from airflow_provider_spark_logs.protocol.messages import LogFilters
+from tests.helpers import wait_until
 
 MIB = 2**20
 SCRIPT = Path(__file__).with_name("land_and_measure.py")

@@ -1,0 +1,46 @@
+"""Landing rules without I/O: object names, safe CSV member names, destinations checked at parse time."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+import pytest
+
+from airflow_provider_spark_logs.destinations import default_object_name
+from airflow_provider_spark_logs.exceptions import SparkConfigError
+from airflow_provider_spark_logs.landing import csv_members
+from airflow_provider_spark_logs.operators.spark_logs import SparkLogExportOperator
+from airflow_provider_spark_logs.transfers.spark_logs_to_object_storage import SparkLogToObjectStorageOperator
+from tests.helpers import DAY_END, DAY_START
+
+
+def test_default_names():
+    assert default_object_name("Pricing", "Motor Quote", DAY_START, DAY_END, "j") == (
+        "Pricing/Motor_Quote/20260101T000000Z_20260102T000000Z.zip"
+    )
+    assert default_object_name("../x", "a/b", None, None, "job/1") == "x/a_b/job_job_1.zip"
+
+
+def test_member_names_cannot_escape_the_prefix():
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name in ["../../evil.csv", "/etc/abs.csv", "dir/inner.csv", "..\\win.csv", "notes.txt", "sub/"]:
+            archive.writestr(name, "x")
+    with zipfile.ZipFile(buffer) as archive:
+        assert [name for _, name in csv_members(archive)] == ["evil.csv", "abs.csv", "inner.csv", "win.csv"]
+
+
+@pytest.mark.parametrize("destination", ["nosuchscheme://bucket/key.zip", ""])
+def test_an_unknown_destination_fails_at_parse_time(destination):
+    with pytest.raises(SparkConfigError, match="destination"):
+        SparkLogToObjectStorageOperator(task_id="land", job_id="j", folder="f", service="s", destination=destination)
+    with pytest.raises(SparkConfigError, match="destination"):
+        SparkLogExportOperator(task_id="export", folder="f", service="s", destination=destination)
+
+
+def test_destination_needs_waiting():
+    with pytest.raises(SparkConfigError, match="wait_for_completion"):
+        SparkLogExportOperator(
+            task_id="export", folder="f", service="s", destination="file:///tmp/x/", wait_for_completion=False
+        )
