@@ -5,6 +5,9 @@ it and read the addresses::
 
     Spark emulator ready: base_url=http://127.0.0.1:8080 tenant=demo-tenant docstore=http://127.0.0.1:40123 token_url=http://127.0.0.1:8080/auth/realms/demo-tenant/protocol/openid-connect/token
 
+With ``--tls``, the URLs are ``https://`` and the line ends in `` ca=/tmp/.../ca.pem``, the CA
+certificate clients verify the emulator with.
+
 Credentials are not printed; they are the defaults shown by ``--help`` unless given.
 """
 
@@ -64,6 +67,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FOLDER/SERVICE",
         help="make only these services exist (repeatable); None = any folder/service exists",
     )
+    parser.add_argument(
+        "--latency", type=float, default=0.0, help="seconds every API and document-store answer is held back"
+    )
+    parser.add_argument(
+        "--tls",
+        action="store_true",
+        help="serve HTTPS with a certificate from a CA made at start (its PEM path is printed as ca=...)",
+    )
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
     return parser
 
@@ -85,6 +96,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         services=args.services,
         zip_padding_bytes=int(args.zip_padding_mib * _MIB),
         verbose=args.verbose,
+        tls=args.tls,
+        latency=args.latency,
     )
     if args.host not in _LOOPBACK:
         print(f"warning: the Spark emulator is reachable beyond this machine on {args.host}", file=sys.stderr)
@@ -96,9 +109,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
     with emulator:
+        ca = "" if emulator.ca_path is None else f" ca={emulator.ca_path}"
         print(
             f"Spark emulator ready: base_url={emulator.base_url} tenant={emulator.tenant} "
-            f"docstore={emulator.docstore_url} token_url={emulator.token_url}",
+            f"docstore={emulator.docstore_url} token_url={emulator.token_url}{ca}",
             flush=True,
         )
         while not stopping.wait(0.5):

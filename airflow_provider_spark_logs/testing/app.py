@@ -63,7 +63,9 @@ class RequestRecord:
     ``time`` is the arrival (``time.time()``); ``path`` is the request target as received
     (percent-encoded, with query); ``status`` is 0 when the connection was dropped without an answer;
     ``headers`` have lower-case names; ``json_body`` is the parsed body of a submit request (None for
-    other requests, whose bodies may hold credentials, or for a body that is not JSON).
+    other requests, whose bodies may hold credentials, or for a body that is not JSON); ``connection``
+    numbers the TCP connection that brought the request (from 1, in accept order, across both
+    servers): requests with the same number came over one reused connection.
     """
 
     time: float
@@ -74,6 +76,7 @@ class RequestRecord:
     headers: dict[str, str]
     server: str = "api"  # "api" or "docstore"
     json_body: Any = None
+    connection: int = 0
 
 
 @dataclass(frozen=True)
@@ -114,9 +117,11 @@ class SparkApp:
         token_ttl: float,
         services: Iterable[tuple[str, str]] | None,
         zip_padding_bytes: int,
+        latency: float = 0.0,
     ) -> None:
         self.credentials = credentials
         self.job_seconds = job_seconds
+        self.latency = latency
         self.zip_padding_bytes = zip_padding_bytes
         self.services = None if services is None else frozenset(services)
         self.tokens = TokenIssuer(credentials, token_ttl)
@@ -153,6 +158,7 @@ class SparkApp:
             dict(request.headers),
             request.server,
             _json_or_none(request.body) if target == "submit" else None,
+            request.connection,
         )
         with self._requests_lock:
             self._requests.append(record)
@@ -171,8 +177,9 @@ class SparkApp:
         # Recorded before any delay and before the reply is written: a client that timed out or got
         # its answer finds the record, with the arrival time. Like a slow real server, a delayed
         # request has its effect (e.g. a job is created) even if the client gives up waiting.
+        # ``latency`` stands for the round trips and server time of a distant API, on every call.
         self._record(request, route.target, reply.status, arrived)
-        time.sleep(delay)
+        time.sleep(delay + self.latency)
         return reply
 
     def _take_fault(self, target: str) -> Fault | None:
@@ -410,7 +417,7 @@ class SparkApp:
             data = json.loads(request.body)
         except ValueError:
             return envelope(400, "Settings must be a JSON object")
-        settings = {"zip_padding_bytes": int, "job_seconds": float}
+        settings = {"zip_padding_bytes": int, "job_seconds": float, "latency": float}
         if not isinstance(data, dict) or not set(data) <= set(settings):
             return envelope(400, f"Settings must be a JSON object with keys among {sorted(settings)}")
         if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in data.values()):

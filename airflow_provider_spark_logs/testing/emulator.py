@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
+import shutil
+import tempfile
 import threading
 from collections.abc import Iterable
 from datetime import datetime
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -20,6 +24,7 @@ from airflow_provider_spark_logs.testing.auth import (
 from airflow_provider_spark_logs.testing.faults import Fault
 from airflow_provider_spark_logs.testing.history import CallRecord, calls_between
 from airflow_provider_spark_logs.testing.server import EmulatorHTTPServer
+from airflow_provider_spark_logs.testing.tls import TlsFiles, make_tls_files
 
 #: Connection type of the provider's hook (repeated here: the emulator does not import the package).
 CONN_TYPE = "coherent_spark"
@@ -36,6 +41,11 @@ class SparkEmulator:
 
     Usable as a context manager or with :meth:`start` / :meth:`stop`. Job-level faults and
     ``zip_padding_bytes`` apply to jobs submitted after they are set.
+
+    With ``tls=True`` both servers speak HTTPS only, with a certificate signed by a CA made at
+    :meth:`start` (its PEM file is :attr:`ca_path`; :meth:`airflow_connection` passes it as the
+    connection's ``verify``). ``latency`` delays every answer (not the control API's) by that many
+    seconds, as a distant API would.
     """
 
     def __init__(
@@ -54,6 +64,8 @@ class SparkEmulator:
         services: Iterable[tuple[str, str]] | None = None,
         zip_padding_bytes: int = 0,
         verbose: bool = False,
+        tls: bool = False,
+        latency: float = 0.0,
     ) -> None:
         """Configure (not start) the emulator; ``services`` = (folder, service) pairs, None = any."""
         self._app = SparkApp(
@@ -63,8 +75,11 @@ class SparkEmulator:
             services=services,
             zip_padding_bytes=zip_padding_bytes,
         )
+        self.latency = latency
         self._host, self._port, self._docstore_port = host, port, docstore_port
         self._verbose = verbose
+        self._tls = tls
+        self._tls_files: TlsFiles | None = None
         self._servers: dict[str, EmulatorHTTPServer] = {}
         self._lifecycle = threading.Lock()
 
@@ -75,12 +90,21 @@ class SparkEmulator:
         with self._lifecycle:
             if self._servers:
                 raise RuntimeError("the Spark emulator is already running")
+            connection_ids = itertools.count(1)
             try:
+                context = self._make_tls_files().server_context() if self._tls else None
                 for name, port in (("api", self._port), ("docstore", self._docstore_port)):
-                    server = EmulatorHTTPServer((self._host, port), self._app, name, verbose=self._verbose)
+                    server = EmulatorHTTPServer(
+                        (self._host, port),
+                        self._app,
+                        name,
+                        verbose=self._verbose,
+                        tls=context,
+                        connection_ids=connection_ids,
+                    )
                     self._servers[name] = server
                     self._app.origins[name] = server.origin
-            except OSError:
+            except Exception:
                 self._close_servers()
                 raise
             for server in self._servers.values():
@@ -93,10 +117,17 @@ class SparkEmulator:
             self._close_servers()
             self._app.jobs.close()
 
+    def _make_tls_files(self) -> TlsFiles:
+        self._tls_files = make_tls_files(Path(tempfile.mkdtemp(prefix="spark-emulator-tls-")), self._host)
+        return self._tls_files
+
     def _close_servers(self) -> None:
         for server in self._servers.values():
             server.close()
         self._servers.clear()
+        if self._tls_files is not None:
+            shutil.rmtree(self._tls_files.ca_path.parent, ignore_errors=True)
+            self._tls_files = None
 
     def __enter__(self) -> SparkEmulator:
         return self.start()
@@ -131,6 +162,12 @@ class SparkEmulator:
         """OAuth2 client-credentials token endpoint of the tenant."""
         self._origin("api")
         return self._app.token_url
+
+    @property
+    def ca_path(self) -> str | None:
+        """PEM file of the CA that signed the HTTPS certificate (None without ``tls``): a client's ``verify``."""
+        self._origin("api")
+        return None if self._tls_files is None else str(self._tls_files.ca_path)
 
     @property
     def tenant(self) -> str:
@@ -179,6 +216,8 @@ class SparkEmulator:
             extra["tenant"] = self.tenant
         if auth_type == "oauth2":
             extra["token_url"] = self.token_url
+        if self.ca_path is not None:
+            extra["verify"] = self.ca_path
         connection: dict[str, Any] = {"conn_type": CONN_TYPE, "host": host, "password": password, "extra": extra}
         if login is not None:
             connection["login"] = login
@@ -194,6 +233,17 @@ class SparkEmulator:
     @job_seconds.setter
     def job_seconds(self, value: float) -> None:
         self._app.job_seconds = value
+
+    @property
+    def latency(self) -> float:
+        """Seconds every API and document-store answer is held back (0 = none; applies at once)."""
+        return self._app.latency
+
+    @latency.setter
+    def latency(self, value: float) -> None:
+        if value < 0:
+            raise ValueError("latency must not be negative")
+        self._app.latency = float(value)
 
     @property
     def zip_padding_bytes(self) -> int:

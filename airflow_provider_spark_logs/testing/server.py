@@ -8,9 +8,12 @@ that what the emulator answers and how bytes hit the wire can be read (and chang
 from __future__ import annotations
 
 import socket
+import ssl
 import struct
+import sys
 import threading
 import traceback
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -34,6 +37,7 @@ class Request:
     headers: dict[str, str]  # names in lower case
     body: bytes
     server: str  # "api" or "docstore": which of the emulator's servers received it
+    connection: int = 0  # which TCP connection brought it: numbered from 1 per emulator, in accept order
 
 
 @dataclass
@@ -84,17 +88,34 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
     """Threaded server that remembers its open connections so :meth:`close` can cut them all.
 
     Keep-alive clients hold connections open between requests; without cutting them, handler threads
-    would outlive :meth:`close` and the port would not really be free.
+    would outlive :meth:`close` and the port would not really be free. Each connection gets a number,
+    recorded with its requests, so that tests can see whether a client reused a connection. With a
+    ``tls`` context it speaks HTTPS; the handshake happens in the connection's own thread, so that a
+    slow or failing client does not hold up the others.
     """
 
     daemon_threads = True
     allow_reuse_address = True
+    # Hundreds of clients may connect at once (a triggerer full of deferred tasks); the default
+    # backlog of 5 would make the kernel drop their SYNs and the clients wait a second to retry.
+    request_queue_size = 1024
 
-    def __init__(self, address: tuple[str, int], app: Application, name: str, *, verbose: bool) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        app: Application,
+        name: str,
+        *,
+        verbose: bool,
+        tls: ssl.SSLContext | None = None,
+        connection_ids: Iterator[int],
+    ) -> None:
         self.app = app
         self.name = name
         self.verbose = verbose
-        self._connections: set[socket.socket] = set()
+        self.tls = tls
+        self._connection_ids = connection_ids
+        self._connections: dict[socket.socket, int] = {}
         self._connections_lock = threading.Lock()
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
@@ -114,9 +135,10 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
 
     @property
     def origin(self) -> str:
-        """``http://host:port`` of this server as clients should address it (IPv6 in brackets)."""
+        """``http(s)://host:port`` of this server as clients should address it (IPv6 in brackets)."""
         host = str(self.server_address[0])
-        return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://[{host}]:{self.port}" if ":" in host else f"{scheme}://{host}:{self.port}"
 
     def start(self) -> None:
         """Serve in a background daemon thread."""
@@ -133,17 +155,34 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
         for connection in connections:
             _drop(connection)
 
+    def get_request(self) -> tuple[socket.socket, Any]:
+        """Accept a connection; with TLS, wrap it without shaking hands yet (see :class:`_Handler`)."""
+        connection, client_address = super().get_request()
+        if self.tls is not None:
+            connection = self.tls.wrap_socket(connection, server_side=True, do_handshake_on_connect=False)
+        return connection, client_address
+
     def process_request(self, request: Any, client_address: Any) -> None:
-        """Track the connection before its handler thread starts."""
+        """Number and track the connection before its handler thread starts."""
         with self._connections_lock:
-            self._connections.add(request)
+            self._connections[request] = next(self._connection_ids)
         super().process_request(request, client_address)
+
+    def connection_id(self, request: socket.socket) -> int:
+        """The number given to a connection when it was accepted."""
+        with self._connections_lock:
+            return self._connections.get(request, 0)
 
     def shutdown_request(self, request: Any) -> None:
         """Forget the connection once its handler is done."""
         with self._connections_lock:
-            self._connections.discard(request)
+            self._connections.pop(request, None)
         super().shutdown_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hung up or refused the certificate is its own business; anything else is a bug."""
+        if not isinstance(sys.exc_info()[1], (ssl.SSLError, ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
 
 
 def _drop(connection: socket.socket) -> None:
@@ -169,6 +208,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_GET
 
+    def setup(self) -> None:
+        """Complete the TLS handshake here, in the connection's thread, bounded by the idle timeout."""
+        super().setup()
+        if isinstance(self.connection, ssl.SSLSocket):
+            self.connection.do_handshake()
+
     def log_message(self, format: str, *args: Any) -> None:
         """Log only when the emulator was made verbose: tests should not drown in access logs."""
         if self.server.verbose:
@@ -190,6 +235,7 @@ class _Handler(BaseHTTPRequestHandler):
             headers={name.lower(): value for name, value in self.headers.items()},
             body=body,
             server=self.server.name,
+            connection=self.server.connection_id(self.request),
         )
         try:
             reply: Reply = self.server.app.handle(request)
@@ -249,8 +295,13 @@ class _Handler(BaseHTTPRequestHandler):
         self._write_headers(reply.status, reply.headers, reply.path.stat().st_size)
         if self.command == "HEAD":
             return
-        for chunk in read_chunks(reply.path, limit=reply.limit, flip_at=reply.flip_at):
-            self.wfile.write(chunk)
+        if reply.flip_at is None:
+            # The kernel copies file to socket (plain HTTP); a download benchmark measures the client.
+            with reply.path.open("rb") as source:
+                self.connection.sendfile(source, count=reply.limit)
+        else:
+            for chunk in read_chunks(reply.path, limit=reply.limit, flip_at=reply.flip_at):
+                self.wfile.write(chunk)
         if reply.limit is not None:
             # Truncated body: the promised length will never arrive, so end the connection (an
             # orderly FIN, so that the bytes already sent do reach the client).

@@ -873,3 +873,95 @@ def test_pytest_plugin_fixture(pytester):
         """
     )
     pytester.runpytest_inprocess().assert_outcomes(passed=1)
+
+
+# ------------------------------------------------------------------ HTTPS, latency, connections
+
+
+@pytest.fixture
+def tls_emu():
+    with SparkEmulator(job_seconds=0, tls=True) as emulator:
+        yield emulator
+
+
+def test_https_mode_serves_both_origins_with_a_ca_made_at_start(tls_emu):
+    assert tls_emu.base_url.startswith("https://127.0.0.1:")
+    assert tls_emu.docstore_url.startswith("https://127.0.0.1:")
+    assert tls_emu.airflow_connection()["extra"]["verify"] == tls_emu.ca_path
+    ca_path = Path(tls_emu.ca_path)
+    assert b"BEGIN CERTIFICATE" in ca_path.read_bytes()
+    assert [path.name for path in ca_path.parent.glob("*key*")] == ["server-key.pem"]  # the CA's key stays in memory
+    with requests.Session() as session:
+        # verify per request: a session's verify loses to REQUESTS_CA_BUNDLE (psf/requests#3829)
+        options = {"verify": tls_emu.ca_path, "headers": key_headers(tls_emu), "timeout": 10}
+        job_id = job_id_of(session.post(log_url(tls_emu), json=day_body(), **options))
+        url = wait_for(lambda: session.get(log_url(tls_emu, job_id), **options).json()["response_data"]["download_url"])
+        assert url.startswith(tls_emu.docstore_url)
+        answer = session.get(url, verify=tls_emu.ca_path, timeout=10)
+    assert zipfile.ZipFile(io.BytesIO(answer.content)).testzip() is None
+    with pytest.raises(requests.exceptions.SSLError):
+        requests.get(f"{tls_emu.base_url}/_emulator/health", timeout=10)  # the system's CAs do not know it
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"{tls_emu.base_url.replace('https', 'http')}/_emulator/health", timeout=10)
+    tls_emu.stop()
+    assert not ca_path.parent.exists()
+
+
+def test_without_tls_there_is_no_ca(emu):
+    assert emu.ca_path is None
+    assert "verify" not in emu.airflow_connection()["extra"]
+
+
+def test_latency_holds_back_every_answer(emu):
+    emu.latency = 0.3
+    started = time.monotonic()
+    assert status(emu, "no-such-job").status_code == 404
+    assert time.monotonic() - started >= 0.3
+    answer = requests.post(f"{emu.base_url}/_emulator/settings", json={"latency": 0.5}, timeout=10)
+    assert answer.json()["latency"] == 0.5
+    assert emu.latency == 0.5
+    with pytest.raises(ValueError, match="latency"):
+        emu.latency = -1
+
+
+def test_requests_record_the_connection_they_came_over(emu):
+    with requests.Session() as session:
+        for _ in range(3):
+            session.get(log_url(emu, "no-such-job"), headers=key_headers(emu), timeout=10)
+    status(emu, "no-such-job")  # a new connection
+    url = finished_url(emu, job_id_of(submit(emu, day_body())))
+    requests.get(url, timeout=10)
+    records = emu.requests
+    first, second = {r.connection for r in records[:3]}, records[3].connection
+    assert len(first) == 1
+    assert second not in first
+    assert len({r.connection for r in records}) == len(records) - 2  # numbers are unique across both servers
+    assert records[-1].server == "docstore"
+
+
+def test_cli_https_and_latency():
+    process = subprocess.Popen(
+        [sys.executable, "-m", "airflow_provider_spark_logs.testing", "--port", "0", "--tls", "--latency", "0.25"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        ready: list[str] = []
+        reader = threading.Thread(target=lambda: ready.append(process.stdout.readline()), daemon=True)
+        reader.start()
+        reader.join(timeout=30)
+        assert ready, "no ready line"
+        fields = dict(part.split("=", 1) for part in ready[0].split()[3:])
+        assert fields["base_url"].startswith("https://")
+        assert fields["docstore"].startswith("https://")
+        settings = requests.post(f"{fields['base_url']}/_emulator/settings", json={}, timeout=10, verify=fields["ca"])
+        assert settings.json()["latency"] == 0.25
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
+        assert not Path(fields["ca"]).exists()
+    finally:
+        process.kill()
+        process.wait()
+        process.stdout.close()
+        process.stderr.close()
