@@ -163,6 +163,8 @@ class SparkLogHook(BaseHook):
                 timeout=exchange.config.timeout,
                 allow_redirects=False,
                 stream=stream,
+                # Per request: a session's verify loses to REQUESTS_CA_BUNDLE (psf/requests#3829).
+                verify=exchange.config.verify,
             )
         except _SYNC_TRANSPORT_ERRORS as error:
             network_error: str | None = type(error).__name__

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
+import ssl
 import time
 import zipfile
 from datetime import datetime, timedelta, timezone
@@ -22,7 +24,7 @@ from airflow_provider_spark_logs.exceptions import (
 )
 from airflow_provider_spark_logs.hooks.spark_logs import ASYNC_USER_AGENT, SparkLogHook
 from airflow_provider_spark_logs.protocol.messages import LogFilters
-from airflow_provider_spark_logs.testing import Fault
+from airflow_provider_spark_logs.testing import Fault, SparkEmulator
 from tests.helpers import call_ids_in, wait_until
 
 UTC = timezone.utc
@@ -329,3 +331,26 @@ def test_secrets_are_masked(emulator, connect, auth_type):
         secrets.append(hook._token.value)
     for secret in secrets:
         assert redact(f"value {secret} here") == "value *** here"
+
+
+# ------------------------------------------------------------------ HTTPS
+
+
+def test_https_trusts_the_connections_ca_over_requests_ca_bundle(monkeypatch):
+    """The connection's ``verify`` wins, even with a CA bundle in the environment that does not know the CA."""
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", certifi_like_bundle())
+    with SparkEmulator(job_seconds=0, tls=True) as emulator:
+        monkeypatch.setenv("AIRFLOW_CONN_SPARK_TLS", json.dumps(emulator.airflow_connection()))
+        hook = SparkLogHook("spark_tls")
+        archive = export_zip(hook)
+        assert archive.testzip() is None
+        job_id = hook.submit_export("Pricing", "Motor Quote", DAY)
+        asyncio.run(SparkLogHook("spark_tls").aget_job_status("Pricing", "Motor Quote", job_id))
+        (polled,) = [r for r in emulator.requests if r.headers["user-agent"] == ASYNC_USER_AGENT]
+        assert polled.status == 200
+        assert all(r.status == 200 for r in emulator.requests)
+
+
+def certifi_like_bundle() -> str:
+    """A CA bundle of public CAs only: what REQUESTS_CA_BUNDLE usually points at."""
+    return ssl.get_default_verify_paths().openssl_cafile
