@@ -17,7 +17,8 @@ from asgiref.sync import sync_to_async
 
 from airflow_provider_spark_logs._compat import BaseTrigger, TriggerEvent
 from airflow_provider_spark_logs.hooks.spark_logs import SparkLogHook
-from airflow_provider_spark_logs.protocol import JobWatch, auth_headers, parse_status, status_request
+from airflow_provider_spark_logs.protocol.job_watch import JobWatch
+from airflow_provider_spark_logs.protocol.messages import auth_headers, parse_status, status_request
 
 
 class _PollingTrigger(BaseTrigger):

@@ -11,7 +11,7 @@ import sys
 import time
 
 from airflow_provider_spark_logs.hooks.spark_logs import SparkLogHook
-from airflow_provider_spark_logs.transfers.landing import land_export
+from airflow_provider_spark_logs.landing import land_export
 from benchmarks.emulator_process import FOLDER, SERVICE
 from benchmarks.trigger_load import reset_peak_rss, rss_kib
 
