@@ -2,9 +2,10 @@
 
 The body never sits in memory: it streams to a local spool file in fixed-size chunks, is counted
 and hashed on the way, and its ZIP integrity (every member's CRC) is checked before anything is
-published. Publishing never exposes a partial object: a local file appears by an atomic rename of
-a finished sibling; a remote object by uploading the finished spool file, which object stores make
-visible only when the upload completes (S3 aborts its multipart upload on failure).
+published. Publishing never exposes a partial object: a local file appears by an atomic rename (or,
+with overwrite=False, a hard link) of a finished sibling; a remote object by uploading the finished
+spool file, which object stores make visible only when the upload completes (S3 aborts its
+multipart upload on failure).
 """
 
 from __future__ import annotations
@@ -35,6 +36,11 @@ UPLOAD_PART_BYTES = 8 * 2**20
 UPLOAD_CONCURRENCY = 2
 S3_MAX_PARTS = 10_000
 LOCAL_PROTOCOLS = frozenset({"", "file", "local"})
+# Stores whose fsspec filesystem turns put_file(mode="create") into a write that the store refuses
+# if the object exists: S3 (s3fs: If-None-Match: * on the PUT and on CompleteMultipartUpload), GCS
+# (gcsfs: ifGenerationMatch=0) and Azure Blob Storage (adlfs: If-None-Match: *). Elsewhere
+# overwrite=False is a check before the write.
+CREATE_IF_ABSENT_PROTOCOLS = frozenset({"s3", "s3a", "gs", "gcs", "abfs", "abfss", "az"})
 
 
 @dataclass(frozen=True)
@@ -151,37 +157,54 @@ def verify_zip(path: Path, job_id: str) -> None:
 
 
 def publish(spool: Path, destination: ObjectStoragePath, *, overwrite: bool, callback: Any = None) -> str:
-    """Put a finished local file at ``destination``; nothing partial is ever visible there."""
+    """Put a finished local file at ``destination``; nothing partial is ever visible there.
+
+    With ``overwrite=False`` the object is created only if absent, by the store itself where it can
+    (see :data:`CREATE_IF_ABSENT_PROTOCOLS`): of two landings of one key at once, exactly one wins.
+    The check beforehand only saves the upload when the object is plainly there already.
+    """
     uri = object_uri(destination)
     if not overwrite and destination.exists():
-        raise SparkLandingError(f"{uri} already exists and overwrite=False: remove it, or set overwrite=True.")
+        raise _already_exists(uri)
     try:
         if destination.protocol in LOCAL_PROTOCOLS:
-            _publish_local(spool, Path(destination.path))
+            _publish_local(spool, Path(destination.path), overwrite=overwrite)
         else:
-            _upload(spool, destination, callback)
+            _upload(spool, destination, overwrite=overwrite, callback=callback)
     except SparkLandingError:
         raise
     except Exception as error:
+        if isinstance(error, FileExistsError) and not overwrite and destination.exists():
+            raise _already_exists(uri) from None
         raise SparkLandingError(f"Could not write {uri}: {type(error).__name__}: {error}") from None
     return uri
 
 
-def _publish_local(spool: Path, target: Path) -> None:
+def _already_exists(uri: str) -> SparkLandingError:
+    return SparkLandingError(f"{uri} already exists and overwrite=False: remove it, or set overwrite=True.")
+
+
+def _publish_local(spool: Path, target: Path, *, overwrite: bool) -> None:
+    """A finished sibling file, renamed over the target, or hard-linked to it (which fails if it exists)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.{uuid.uuid4().hex}.partial")
     try:
         shutil.copyfile(spool, partial)
-        os.replace(partial, target)
+        if overwrite:
+            os.replace(partial, target)
+        else:
+            os.link(partial, target)
     finally:
         partial.unlink(missing_ok=True)
 
 
-def _upload(spool: Path, destination: ObjectStoragePath, callback: Any) -> None:
+def _upload(spool: Path, destination: ObjectStoragePath, *, overwrite: bool, callback: Any) -> None:
     fs = destination.fs
     kwargs = bounded_upload_kwargs(fs, spool.stat().st_size)
     if callback is not None:
         kwargs["callback"] = callback
+    if not overwrite and destination.protocol in CREATE_IF_ABSENT_PROTOCOLS:
+        kwargs["mode"] = "create"
     fs.put_file(str(spool), destination.path, **kwargs)
 
 

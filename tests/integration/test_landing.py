@@ -1,4 +1,4 @@
-"""Landing ZIPs: streamed, checked and published atomically, into local files and S3 (moto)."""
+"""Landing ZIPs: streamed, checked, published atomically; local files and S3 here, every store in test_object_stores."""
 
 from __future__ import annotations
 
@@ -10,14 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_spark_logs._compat import ObjectStoragePath
 from airflow_provider_spark_logs.exceptions import SparkDownloadError, SparkLandingError
-from airflow_provider_spark_logs.hooks.spark_logs import SparkLogHook
-from airflow_provider_spark_logs.landing import publish
 from airflow_provider_spark_logs.operators.spark_logs import SparkLogExportOperator
 from airflow_provider_spark_logs.testing import Fault
-from airflow_provider_spark_logs.transfers.spark_logs_to_object_storage import SparkLogToObjectStorageOperator
-from tests.helpers import CONTEXT, DAY_END, DAY_START, call_ids_in, wait_until
+from tests.helpers import CONTEXT, call_ids_in, expected_ids, land
 
 CREDENTIAL_HEADERS = {"x-synthetic-key", "x-tenant-name", "authorization"}
 
@@ -29,30 +25,6 @@ def spool_dir(tmp_path, monkeypatch):
     spool.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(spool))
     return spool
-
-
-@pytest.fixture
-def finished_job(emulator, connect):
-    """A job over the day 2026-01-01 whose ZIP is ready."""
-    connect()
-    emulator.job_seconds = 0
-    op = SparkLogExportOperator(task_id="export", folder="Pricing", service="Motor Quote", wait_for_completion=False)
-    job_id = op.execute(CONTEXT)
-    hook = SparkLogHook()
-    wait_until(lambda: hook.get_job_status("Pricing", "Motor Quote", job_id).done)
-    emulator.clear_requests()
-    return job_id
-
-
-def land(job_id, destination, **kwargs):
-    op = SparkLogToObjectStorageOperator(
-        task_id="land", job_id=job_id, folder="Pricing", service="Motor Quote", destination=destination, **kwargs
-    )
-    return op.execute({})
-
-
-def expected_ids(emulator):
-    return sorted(c.call_id for c in emulator.calls("Pricing", "Motor Quote", DAY_START, DAY_END))
 
 
 def downloads(emulator):
@@ -191,28 +163,3 @@ def test_a_missing_bucket_fails_without_credentials_in_the_message(finished_job,
     assert "s3://no-such-bucket-here/day.zip" in message
     assert s3.conn["password"] not in message
     assert s3.conn["login"] not in message
-
-
-def test_a_failed_upload_leaves_nothing_in_s3(tmp_path, s3):
-    """An upload that dies after its first part: the multipart upload is aborted, no key appears."""
-    big = tmp_path / "big.bin"
-    with big.open("wb") as out:
-        for _ in range(20):
-            out.write(b"\\0" * 2**20)
-
-    class DiesAfterFirstPart:
-        def __init__(self):
-            self.sent = 0
-
-        def relative_update(self, inc=1):
-            self.sent += inc
-            raise ConnectionResetError("network gone")
-
-        def __getattr__(self, name):
-            return lambda *a, **k: None
-
-    destination = ObjectStoragePath(f"s3://{s3.name}/day.zip", conn_id="aws_default")
-    with pytest.raises(SparkLandingError, match=f"Could not write s3://{s3.name}/day.zip"):
-        publish(big, destination, overwrite=True, callback=DiesAfterFirstPart())
-    assert s3.keys() == []
-    assert s3.pending_uploads() == []
