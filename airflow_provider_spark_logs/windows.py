@@ -22,6 +22,19 @@ EMPTY_INTERVAL_FIXES = (
 )
 
 
+def check_window(start: datetime, end: datetime, start_name: str = "start", end_name: str = "end") -> None:
+    """The one rule of every window, wherever it comes from: its end is after its start.
+
+    Windows are half-open, ``[start, end)``, so an end equal to the start is an empty window: Spark
+    would export nothing, and nothing must be exported silently.
+    """
+    if end <= start:
+        raise SparkConfigError(
+            f"{end_name} ({end.isoformat()}) must be after {start_name} ({start.isoformat()}): "
+            f"the window is half-open, [{start_name}, {end_name}), so this one is empty or reversed."
+        )
+
+
 def resolve_window(log_start: Any, log_end: Any, context: Mapping[str, Any]) -> tuple[datetime, datetime]:
     """The window to export: explicit bounds where given, else the run's data interval."""
     start = log_start if log_start is not None else context.get("data_interval_start")
@@ -37,11 +50,7 @@ def resolve_window(log_start: Any, log_end: Any, context: Mapping[str, Any]) -> 
             f"The run's data interval is empty ({start.isoformat()} to {end.isoformat()}): on Airflow 3, "
             f"schedule='@daily' and other cron strings give runs zero-length intervals. {EMPTY_INTERVAL_FIXES}"
         )
-    if end <= start:
-        raise SparkConfigError(
-            f"log_end ({end.isoformat()}) must be after log_start ({start.isoformat()}): "
-            "the window is half-open, [log_start, log_end)."
-        )
+    check_window(start, end, "log_start", "log_end")
     return start, end
 
 
@@ -53,11 +62,7 @@ def split_window(start: datetime | str, end: datetime | str, step: timedelta) ->
     their bounds, so every call in the range is exported exactly once.
     """
     first, last = to_utc(start, "start"), to_utc(end, "end")
-    if last <= first:
-        raise SparkConfigError(
-            f"The range to split is empty or reversed: end ({last.isoformat()}) must be after "
-            f"start ({first.isoformat()})."
-        )
+    check_window(first, last)
     if not isinstance(step, timedelta) or step <= timedelta(0):
         raise SparkConfigError(f"step must be a positive timedelta, got {step!r}.")
     windows = []

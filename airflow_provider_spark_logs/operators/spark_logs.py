@@ -24,7 +24,7 @@ from airflow_provider_spark_logs.protocol.job_watch import JobWatch
 from airflow_provider_spark_logs.protocol.messages import LogFilters
 from airflow_provider_spark_logs.timestamps import to_utc
 from airflow_provider_spark_logs.triggers.spark_logs import SparkLogJobTrigger, deferral_timeout, job_id_from_event
-from airflow_provider_spark_logs.windows import resolve_window
+from airflow_provider_spark_logs.windows import check_window, resolve_window
 
 TEMPLATED_FILTER_FIELDS = (
     "timezone_offset",
@@ -148,11 +148,8 @@ class SparkLogExportOperator(BaseOperator):
         bounds = {
             n: to_utc(v, n) for n in ("log_start", "log_end") if is_literal(v := getattr(self, n)) and v is not None
         }
-        if len(bounds) == 2 and bounds["log_end"] <= bounds["log_start"]:
-            raise SparkConfigError(
-                f"log_end ({bounds['log_end'].isoformat()}) must be after log_start "
-                f"({bounds['log_start'].isoformat()}): the window is half-open, [log_start, log_end)."
-            )
+        if len(bounds) == 2:
+            check_window(bounds["log_start"], bounds["log_end"], "log_start", "log_end")
 
     @cached_property
     def hook(self) -> SparkLogHook:

@@ -23,6 +23,7 @@ from airflow_provider_spark_logs.exceptions import (
 )
 from airflow_provider_spark_logs.protocol.connection import SparkConnectionConfig, may_send_credentials
 from airflow_provider_spark_logs.timestamps import format_timestamp, to_utc
+from airflow_provider_spark_logs.windows import check_window
 
 EXPIRED_DOWNLOAD_STATUSES = frozenset({401, 403, 404, 410})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -56,11 +57,8 @@ class LogFilters:
             value = getattr(self, name)
             if value is not None:
                 object.__setattr__(self, name, to_utc(value, name))
-        if self.start is not None and self.end is not None and self.end <= self.start:
-            raise SparkConfigError(
-                f"The log window is empty or reversed: end ({self.end.isoformat()}) must be after "
-                f"start ({self.start.isoformat()}). The window is half-open, [start, end)."
-            )
+        if self.start is not None and self.end is not None:
+            check_window(self.start, self.end)
         self._check_timezone_offset()
         self._check_call_ids()
         for name in ("has_warnings", "has_errors"):

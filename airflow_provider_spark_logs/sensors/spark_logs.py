@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from datetime import timedelta
 from functools import cached_property
 from typing import Any
 
 from airflow_provider_spark_logs import DEFAULT_CONN_ID
 from airflow_provider_spark_logs._compat import BaseSensorOperator, Context, PokeReturnValue, conf
-from airflow_provider_spark_logs.arguments import check_names
+from airflow_provider_spark_logs.arguments import check_names, seconds
 from airflow_provider_spark_logs.exceptions import SparkRetriesExhaustedError
 from airflow_provider_spark_logs.hooks.spark_logs import SparkLogHook
 from airflow_provider_spark_logs.protocol.job_watch import JobWatch
@@ -71,7 +70,7 @@ class SparkLogJobSensor(BaseSensorOperator):
         if not self.deferrable:
             return super().execute(context)
         check_names(job_id=self.job_id, folder=self.folder, service=self.service)
-        timeout = float(self.timeout.total_seconds() if isinstance(self.timeout, timedelta) else self.timeout)
+        timeout = seconds(self.timeout, "timeout")
         watch = JobWatch(self.job_id, time.time() + timeout, float(self.poke_interval), timeout)
         if self.hook.check_job(self.folder, self.service, watch) is None:
             return self.job_id

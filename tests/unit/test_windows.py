@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 from datetime import datetime, timedelta, timezone
 
 import pendulum
@@ -11,7 +12,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from airflow_provider_spark_logs.exceptions import SparkConfigError
+from airflow_provider_spark_logs.protocol.messages import LogFilters
 from airflow_provider_spark_logs.windows import resolve_window, split_window
+from tests.helpers import export_op
 
 UTC = timezone.utc
 moments = st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2030, 1, 1), timezones=st.just(UTC)).map(
@@ -79,3 +82,25 @@ def test_resolve_window_reads_pendulum_intervals():
         datetime(2026, 3, 29, tzinfo=UTC),
         datetime(2026, 3, 29, 23, tzinfo=UTC),
     )
+
+
+WINDOW_MESSAGE = re.compile(
+    r"(log_)?end \(2026-01-01T00:00:00\+00:00\) must be after (log_)?start \(2026-01-02T00:00:00\+00:00\): "
+    r"the window is half-open, \[(log_)?start, (log_)?end\), so this one is empty or reversed\."
+)
+
+
+@pytest.mark.parametrize(
+    "make_window",
+    [
+        lambda start, end: LogFilters(start=start, end=end),
+        lambda start, end: split_window(start, end, timedelta(hours=1)),
+        lambda start, end: resolve_window(start, end, {}),
+        lambda start, end: export_op(log_start=start, log_end=end),
+    ],
+    ids=["filters", "split_window", "resolve_window", "operator"],
+)
+def test_a_reversed_window_gets_the_same_message_everywhere(make_window):
+    with pytest.raises(SparkConfigError) as error:
+        make_window("2026-01-02T00:00:00Z", "2026-01-01T00:00:00Z")
+    assert WINDOW_MESSAGE.fullmatch(str(error.value)), str(error.value)
