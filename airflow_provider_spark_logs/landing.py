@@ -156,7 +156,7 @@ def verify_zip(path: Path, job_id: str) -> None:
 # --------------------------------------------------------------------------- publish
 
 
-def publish(spool: Path, destination: ObjectStoragePath, *, overwrite: bool, callback: Any = None) -> str:
+def publish(spool: Path, destination: ObjectStoragePath, *, overwrite: bool) -> str:
     """Put a finished local file at ``destination``; nothing partial is ever visible there.
 
     With ``overwrite=False`` the object is created only if absent, by the store itself where it can
@@ -170,7 +170,7 @@ def publish(spool: Path, destination: ObjectStoragePath, *, overwrite: bool, cal
         if destination.protocol in LOCAL_PROTOCOLS:
             _publish_local(spool, Path(destination.path), overwrite=overwrite)
         else:
-            _upload(spool, destination, overwrite=overwrite, callback=callback)
+            _upload(spool, destination, overwrite=overwrite)
     except SparkLandingError:
         raise
     except Exception as error:
@@ -198,11 +198,9 @@ def _publish_local(spool: Path, target: Path, *, overwrite: bool) -> None:
         partial.unlink(missing_ok=True)
 
 
-def _upload(spool: Path, destination: ObjectStoragePath, *, overwrite: bool, callback: Any) -> None:
+def _upload(spool: Path, destination: ObjectStoragePath, *, overwrite: bool) -> None:
     fs = destination.fs
     kwargs = bounded_upload_kwargs(fs, spool.stat().st_size)
-    if callback is not None:
-        kwargs["callback"] = callback
     if not overwrite and destination.protocol in CREATE_IF_ABSENT_PROTOCOLS:
         kwargs["mode"] = "create"
     fs.put_file(str(spool), destination.path, **kwargs)

@@ -25,7 +25,7 @@ from airflow_provider_spark_logs.exceptions import (
     SparkRetriesExhaustedError,
 )
 from airflow_provider_spark_logs.protocol.connection import SparkConnectionConfig, parse_connection
-from airflow_provider_spark_logs.protocol.exchange import Done, Exchange, RefreshToken, Step, Wait
+from airflow_provider_spark_logs.protocol.exchange import Done, Exchange, RefreshToken, Retry
 from airflow_provider_spark_logs.protocol.job_watch import JobWatch
 from airflow_provider_spark_logs.protocol.messages import (
     AccessToken,
@@ -135,24 +135,24 @@ class SparkLogHook(BaseHook):
             self._session = session
         return self._session
 
-    def _headers(self, request: HttpRequest) -> dict[str, str]:
+    def _headers(self, config: SparkConnectionConfig, request: HttpRequest) -> dict[str, str]:
         headers = dict(request.headers)
         if request.authenticated:
-            config = self.get_config()
-            token = self._access_token() if config.auth_type == "oauth2" else None
+            token = self._access_token(config) if config.auth_type == "oauth2" else None
             headers.update(auth_headers(config, token))
         return headers
 
-    def _access_token(self) -> str:
+    def _access_token(self, config: SparkConnectionConfig) -> str:
         token = self._cached_token()
         if token is None:
-            request = token_request(self.get_config())
-            token = self._remember_token(self._call(request), request)
+            request = token_request(config)
+            token = self._remember_token(self._call(config, request), request)
             mask_secret(token)
         return token
 
-    def _attempt(self, request: HttpRequest, exchange: Exchange, stream: bool) -> requests.Response | Step:
-        headers = self._headers(request)
+    def _attempt(self, request: HttpRequest, exchange: Exchange, stream: bool) -> requests.Response | Retry:
+        """Send once: the response to use, or what to do before sending again."""
+        headers = self._headers(exchange.config, request)
         try:
             response = self.get_conn().request(
                 request.method,
@@ -181,41 +181,44 @@ class SparkLogHook(BaseHook):
         step = exchange.on_response(response.status_code, response.headers, body)
         return response if isinstance(step, Done) else step
 
-    def _perform(self, request: HttpRequest, *, stream: bool = False) -> requests.Response:
-        exchange = Exchange(self.get_config(), request)
-        while True:
-            outcome = self._attempt(request, exchange, stream)
-            if isinstance(outcome, requests.Response):
-                return outcome
-            if isinstance(outcome, RefreshToken):
-                self._token = None
-            elif isinstance(outcome, Wait):
-                self._log_retry(exchange, outcome.seconds)
-                time.sleep(outcome.seconds)
+    def _perform(
+        self, config: SparkConnectionConfig, request: HttpRequest, *, stream: bool = False
+    ) -> requests.Response:
+        exchange = Exchange(config, request)
+        while not isinstance(outcome := self._attempt(request, exchange, stream), requests.Response):
+            time.sleep(self._before_next_attempt(exchange, outcome))
+        return outcome
 
-    def _call(self, request: HttpRequest) -> bytes:
-        return self._perform(request).content
+    def _call(self, config: SparkConnectionConfig, request: HttpRequest) -> bytes:
+        return self._perform(config, request).content
 
-    def _log_retry(self, exchange: Exchange, seconds: float) -> None:
+    def _before_next_attempt(self, exchange: Exchange, retry: Retry) -> float:
+        """Seconds to wait before sending again: none after dropping a refused token, else as told."""
+        if isinstance(retry, RefreshToken):
+            self._token = None
+            return 0.0
         self.log.warning(
             "Retrying %s in %.1f s (attempt %d failed: %s).",
             exchange.request.what,
-            seconds,
+            retry.seconds,
             exchange.attempts,
             exchange.last_failure,
         )
+        return retry.seconds
 
     def submit_export(self, folder: str, service: str, filters: LogFilters) -> str:
         """Start a CSV log-export job and return its id."""
-        request = submit_request(self.get_config(), folder, service, filters)
-        job_id = parse_submit(self._call(request), request.what)
+        config = self.get_config()
+        request = submit_request(config, folder, service, filters)
+        job_id = parse_submit(self._call(config, request), request.what)
         self.log.info("Started Spark log export job %s for %s/%s.", job_id, folder, service)
         return job_id
 
     def get_job_status(self, folder: str, service: str, job_id: str) -> JobStatus:
         """Read a job's progress; its download URL, once there, is masked in logs."""
-        request = status_request(self.get_config(), folder, service, job_id)
-        return _masked(parse_status(self._call(request), request.what))
+        config = self.get_config()
+        request = status_request(config, folder, service, job_id)
+        return _masked(parse_status(self._call(config, request), request.what))
 
     def check_job(self, folder: str, service: str, watch: JobWatch) -> float | None:
         """Look at a job once: ``None`` when it is done, else the seconds to wait before looking again.
@@ -244,8 +247,9 @@ class SparkLogHook(BaseHook):
         """
         mask_secret(url)
         for hop in range(MAX_REDIRECTS + 1):
-            request = download_request(self.get_config(), url, redirected=hop > 0)
-            with self._perform(request, stream=True) as response:
+            config = self.get_config()
+            request = download_request(config, url, redirected=hop > 0)
+            with self._perform(config, request, stream=True) as response:
                 target = redirect_target(url, response.status_code, response.headers)
                 if target is None:
                     return _stream_body(response, fileobj, chunk_size)
@@ -261,14 +265,12 @@ class SparkLogHook(BaseHook):
         """
         try:
             config = self.get_config()
-            self._config = replace(config, max_retries=0)
-            self._call(status_request(config, "connection-test", "connection-test", _PROBE_JOB_ID))
+            probe = replace(config, max_retries=0)
+            self._call(probe, status_request(probe, "connection-test", "connection-test", _PROBE_JOB_ID))
         except SparkNotFoundError:
             pass
         except SparkLogError as error:
             return False, str(error)
-        finally:
-            self._config = None
         return True, (
             f"Connected to Spark tenant '{config.tenant}' at {config.base_url} with auth_type '{config.auth_type}'."
         )
@@ -283,24 +285,28 @@ class SparkLogHook(BaseHook):
             self._ssl_context = await asyncio.to_thread(ssl.create_default_context, cafile=config.verify)
         return self._ssl_context
 
-    async def _aheaders(self, session: aiohttp.ClientSession, request: HttpRequest) -> dict[str, str]:
+    async def _aheaders(
+        self, session: aiohttp.ClientSession, config: SparkConnectionConfig, request: HttpRequest
+    ) -> dict[str, str]:
         headers = dict(request.headers)
         if request.authenticated:
-            config = await self.aget_config()
-            token = await self._aaccess_token(session) if config.auth_type == "oauth2" else None
+            token = await self._aaccess_token(session, config) if config.auth_type == "oauth2" else None
             headers.update(auth_headers(config, token))
         return headers
 
-    async def _aaccess_token(self, session: aiohttp.ClientSession) -> str:
+    async def _aaccess_token(self, session: aiohttp.ClientSession, config: SparkConnectionConfig) -> str:
         token = self._cached_token()
         if token is None:
-            request = token_request(await self.aget_config())
-            token = self._remember_token(await self._acall(session, request), request)
+            request = token_request(config)
+            token = self._remember_token(await self._acall(session, config, request), request)
             await amask_secret(token)
         return token
 
-    async def _aattempt(self, session: aiohttp.ClientSession, request: HttpRequest, exchange: Exchange) -> Step:
-        headers = await self._aheaders(session, request)
+    async def _aattempt(
+        self, session: aiohttp.ClientSession, request: HttpRequest, exchange: Exchange
+    ) -> bytes | Retry:
+        """:meth:`_attempt` for the event loop: the body to use, or what to do before sending again."""
+        headers = await self._aheaders(session, exchange.config, request)
         try:
             async with session.request(
                 request.method,
@@ -319,34 +325,26 @@ class SparkLogHook(BaseHook):
             network_error = None
         if network_error is not None:
             return exchange.on_transport_error(network_error)  # outside the except block: see _attempt
-        return exchange.on_response(response.status, response.headers, body)
+        step = exchange.on_response(response.status, response.headers, body)
+        return step.body if isinstance(step, Done) else step
 
-    async def _acall(self, session: aiohttp.ClientSession, request: HttpRequest) -> bytes:
-        exchange = Exchange(await self.aget_config(), request)
-        while True:
-            step = await self._aattempt(session, request, exchange)
-            if isinstance(step, Done):
-                return step.body
-            if isinstance(step, RefreshToken):
-                self._token = None
-            elif isinstance(step, Wait):
-                self._log_retry(exchange, step.seconds)
-                await asyncio.sleep(step.seconds)
+    async def _acall(
+        self, session: aiohttp.ClientSession, config: SparkConnectionConfig, request: HttpRequest
+    ) -> bytes:
+        exchange = Exchange(config, request)
+        while not isinstance(outcome := await self._aattempt(session, request, exchange), bytes):
+            await asyncio.sleep(self._before_next_attempt(exchange, outcome))
+        return outcome
 
     def _async_session(self) -> aiohttp.ClientSession:
         return aiohttp.ClientSession(headers={"User-Agent": ASYNC_USER_AGENT})
 
-    async def asubmit_export(self, folder: str, service: str, filters: LogFilters) -> str:
-        """:meth:`submit_export` for the event loop."""
-        request = submit_request(await self.aget_config(), folder, service, filters)
-        async with self._async_session() as session:
-            return parse_submit(await self._acall(session, request), request.what)
-
     async def aget_job_status(self, folder: str, service: str, job_id: str) -> JobStatus:
         """:meth:`get_job_status` for the event loop."""
-        request = status_request(await self.aget_config(), folder, service, job_id)
+        config = await self.aget_config()
+        request = status_request(config, folder, service, job_id)
         async with self._async_session() as session:
-            status = parse_status(await self._acall(session, request), request.what)
+            status = parse_status(await self._acall(session, config, request), request.what)
         if status.download_url:
             await amask_secret(status.download_url)
         return status

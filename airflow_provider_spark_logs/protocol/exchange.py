@@ -56,7 +56,8 @@ class RefreshToken:
     pass
 
 
-Step = Done | Wait | RefreshToken
+Retry = Wait | RefreshToken
+Step = Done | Retry
 
 
 @dataclass
@@ -96,13 +97,13 @@ class Exchange:
         self.last_failure = f"HTTP {status}: {error.api_message}"
         return self._retry(retry_after(headers, self.clock()), status)
 
-    def on_transport_error(self, error_name: str) -> Step:
+    def on_transport_error(self, error_name: str) -> Wait:
         """A network error or timeout, named by its class only: its text may hold a secret URL."""
         self.attempts += 1
         self.last_failure = f"{error_name} (network error or timeout)"
         return self._retry(None, None)
 
-    def _retry(self, asked: float | None, status: int | None) -> Step:
+    def _retry(self, asked: float | None, status: int | None) -> Wait:
         if self.attempts > self.config.max_retries:
             raise SparkRetriesExhaustedError(
                 f"Gave up on {self.request.what} after {self.attempts} attempts "

@@ -243,6 +243,18 @@ def test_bad_connections_fail_before_any_request(emulator, connect, changes, fie
     assert emulator.requests == []
 
 
+def test_the_connection_test_does_not_retry_and_leaves_later_calls_retrying(emulator, connect):
+    hook = SparkLogHook(connect())
+    emulator.inject(Fault("status", "status", status=503))
+    ok, message = hook.test_connection()
+    assert not ok
+    assert "after 1 attempts" in message
+    assert len(requests_to(emulator, "status")) == 1
+    emulator.inject(Fault("submit", "status", status=503))
+    assert hook.submit_export("Pricing", "Motor Quote", DAY)
+    assert len(requests_to(emulator, "submit")) == 2
+
+
 def test_oauth2_without_secret_fails_before_any_request(emulator, connect):
     hook = SparkLogHook(connect("oauth2", password=None))
     assert hook.test_connection()[0] is False
@@ -285,11 +297,11 @@ def test_redirect_to_another_origin_gets_no_credentials(emulator, connect):
 
 
 @pytest.mark.parametrize("auth_type", AUTH_TYPES)
-def test_async_submit_and_status(emulator, connect, auth_type):
+def test_async_status_polls(emulator, connect, auth_type):
     hook = SparkLogHook(connect(auth_type))
+    job_id = hook.submit_export("Pricing", "Motor Quote", DAY)
 
     async def scenario():
-        job_id = await hook.asubmit_export("Pricing", "Motor Quote", DAY)
         deadline = time.monotonic() + 10
         while not (status := await hook.aget_job_status("Pricing", "Motor Quote", job_id)).done:
             assert time.monotonic() < deadline
@@ -297,16 +309,17 @@ def test_async_submit_and_status(emulator, connect, auth_type):
         return status
 
     assert asyncio.run(scenario()).download_url.startswith(emulator.docstore_url)
-    agents = {r.headers["user-agent"] for r in emulator.requests if r.target in ("submit", "status")}
+    agents = {r.headers["user-agent"] for r in emulator.requests if r.target == "status"}
     assert agents == {ASYNC_USER_AGENT}
 
 
 def test_async_retry_after(emulator, connect):
     hook = SparkLogHook(connect())
-    emulator.inject(Fault("submit", "status", status=429, headers={"Retry-After": "1"}))
-    emulator.inject(Fault("submit", "reset"))
-    assert asyncio.run(hook.asubmit_export("Pricing", "Motor Quote", DAY))
-    first, second, third = requests_to(emulator, "submit")
+    job_id = hook.submit_export("Pricing", "Motor Quote", DAY)
+    emulator.inject(Fault("status", "status", status=429, headers={"Retry-After": "1"}))
+    emulator.inject(Fault("status", "reset"))
+    assert asyncio.run(hook.aget_job_status("Pricing", "Motor Quote", job_id))
+    first, second, third = requests_to(emulator, "status")
     assert 0.9 <= second.time - first.time < 3.0
     assert third.status == 200
 

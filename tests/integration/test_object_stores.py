@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -132,14 +133,15 @@ class _DiesAfterFirstPart(Callback):
 PARTED_UPLOAD_MIB = {"s3": 20, "gs": 20, "abfs": 72}
 
 
-def test_a_failed_upload_leaves_nothing(remote_store, tmp_path):
+def test_a_failed_upload_leaves_nothing(remote_store, tmp_path, monkeypatch):
     """The network goes away after the first part: the upload is abandoned, and no object appears."""
     big = tmp_path / "big.bin"
     with big.open("wb") as out:
         for _ in range(PARTED_UPLOAD_MIB[remote_store.scheme]):
             out.write(b"\0" * 2**20)
     destination = remote_store.path("day.zip")
+    monkeypatch.setattr(destination.fs, "put_file", partial(destination.fs.put_file, callback=_DiesAfterFirstPart()))
     with pytest.raises(SparkLandingError, match=f"Could not write {remote_store.uri('day.zip')}.*network gone"):
-        publish(big, destination, overwrite=True, callback=_DiesAfterFirstPart())
+        publish(big, destination, overwrite=True)
     assert remote_store.keys() == []
     assert remote_store.pending_uploads() == []
