@@ -90,11 +90,13 @@ class TaskStateStore:
 
     def __init__(self):
         self.values = {}
+        self.writes = []
 
     def get(self, key, default=None):
         return json.loads(self.values[key]) if key in self.values else default
 
     def set(self, key, value, *, retention=None):
+        self.writes.append(key)
         self.values[key] = json.dumps(value)
 
     def delete(self, key):

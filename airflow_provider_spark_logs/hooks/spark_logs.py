@@ -233,7 +233,7 @@ class SparkLogHook(BaseHook):
         return watch.after_status(status, time.time())
 
     def wait_for_job(self, folder: str, service: str, watch: JobWatch) -> None:
-        """Poll until the job is done, in this process (the non-deferrable path)."""
+        """Poll until the job is done, in this process (the non-deferrable path); the first look is at once."""
         while (wait := self.check_job(folder, service, watch)) is not None:
             if watch.progress_changed:
                 self.log.info("Spark log export job %s: %g%% done.", watch.job_id, watch.last_progress)

@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import timedelta
 from functools import cached_property
-from typing import Any
+from typing import Any, NoReturn
 
 from airflow_provider_spark_logs import DEFAULT_CONN_ID
 from airflow_provider_spark_logs._compat import Asset, BaseOperator, Context, ObjectStoragePath, conf
@@ -155,8 +155,8 @@ class SparkLogExportOperator(BaseOperator):
     def hook(self) -> SparkLogHook:
         return SparkLogHook(self.spark_conn_id)
 
-    def log_filters(self, context: Context) -> LogFilters:
-        """The rendered arguments and the run's window, validated."""
+    def filters_for(self, context: Context) -> LogFilters:
+        """The export's filters: the rendered arguments and the run's window, validated."""
         check_names(folder=self.folder, service=self.service)
         start, end = resolve_window(self.log_start, self.log_end, context)
         rendered = {n: getattr(self, n) for n in FILTER_FIELDS}
@@ -165,7 +165,7 @@ class SparkLogExportOperator(BaseOperator):
         return LogFilters(start=start, end=end, **rendered)
 
     def execute(self, context: Context) -> str:
-        filters = self.log_filters(context)
+        filters = self.filters_for(context)
         self.log.info(
             "Exporting the API call history of %s/%s for [%s, %s).",
             self.folder,
@@ -173,36 +173,41 @@ class SparkLogExportOperator(BaseOperator):
             filters.start.isoformat() if filters.start else None,
             filters.end.isoformat() if filters.end else None,
         )
-        self.job_id = self._submit_or_reuse(filters, context)
         if not self.wait_for_completion:
-            self._forget_job(context)
+            # Nothing to go on with in a retry, so nothing is kept: a re-run exports afresh.
+            self.job_id = self.hook.submit_export(self.folder, self.service, filters)
             return self.job_id
+        self.job_id = self._submit_or_reuse(filters, context)
         watch = JobWatch(self.job_id, time.time() + self.job_timeout, self.poll_interval, self.job_timeout)
-        if self.hook.check_job(self.folder, self.service, watch) is not None:
-            if self.deferrable:
-                self.defer(
-                    trigger=SparkLogJobTrigger.watching(
-                        watch, folder=self.folder, service=self.service, spark_conn_id=self.spark_conn_id
-                    ),
-                    method_name="execute_complete",
-                    timeout=deferral_timeout(watch),
-                )
+        if not self.deferrable:
             self.hook.wait_for_job(self.folder, self.service, watch)
-        return self.job_done(context, self.job_id)
+        elif self.hook.check_job(self.folder, self.service, watch) is not None:
+            self._defer(watch)
+        return self._finish(context, self.job_id)
+
+    def _defer(self, watch: JobWatch) -> NoReturn:
+        """Hand the wait to the triggerer; ``execute_complete`` goes on once the job is done."""
+        self.defer(
+            trigger=SparkLogJobTrigger.watching(
+                watch, folder=self.folder, service=self.service, spark_conn_id=self.spark_conn_id
+            ),
+            method_name="execute_complete",
+            timeout=deferral_timeout(watch),
+        )
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> str:
         self.job_id = job_id_from_event(event)
-        return self.job_done(context, self.job_id)
+        return self._finish(context, self.job_id)
 
-    def job_done(self, context: Context, job_id: str) -> str:
-        """The job id; or, with a ``destination``, the URI of the ZIP landed there."""
+    def _finish(self, context: Context, job_id: str) -> str:
+        """Land the done job's ZIP if asked, use the job up, and return the job id or the landed URI."""
         self.log.info("Spark log export job %s is done.", job_id)
         result = job_id if self.destination is None else self._land(context, job_id, self.destination)
         self._forget_job(context)
         return result
 
     def _land(self, context: Context, job_id: str, destination: str | ObjectStoragePath) -> str:
-        filters = self.log_filters(context)
+        filters = self.filters_for(context)
         landed = land_export(
             self.hook,
             folder=self.folder,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from datetime import timedelta
@@ -208,6 +209,16 @@ def test_sync_path_polls_until_done(emulator, connect):
     assert len([r for r in emulator.requests if r.target == "status"]) >= 2
 
 
+def test_sync_path_looks_once_per_poll_interval(emulator, connect):
+    connect()
+    emulator.job_seconds = 1
+    export_op(deferrable=False, poll_interval=0.4).execute(CONTEXT)
+    looks = [r.time for r in emulator.requests if r.target == "status"]
+    assert len(looks) >= 2
+    gaps = [later - earlier for earlier, later in itertools.pairwise(looks)]
+    assert min(gaps) >= 0.35, f"status polls back to back: {gaps}"
+
+
 def test_sync_path_times_out_with_the_same_message(emulator, connect):
     connect()
     emulator.inject(Fault("status", "never_finish"))
@@ -267,6 +278,7 @@ def test_a_submit_without_waiting_uses_its_job_up(emulator, connect):
     store = TaskStateStore()
     export_op(wait_for_completion=False).execute({**CONTEXT, "task_state_store": store})
     assert store.values == {}
+    assert store.writes == [], "a job that nobody waits for is not kept, not even for a moment"
 
 
 def test_a_failed_job_is_not_reused(emulator, connect):

@@ -47,24 +47,24 @@ def test_templated_arguments_wait_for_rendering():
 def test_rendered_numbers_and_lists_are_read():
     op = export_op(timezone_offset="{{ t }}", call_ids="{{ c }}")
     op.timezone_offset, op.call_ids = "5.5", '["a", "b"]'
-    filters = op.log_filters(CONTEXT)
+    filters = op.filters_for(CONTEXT)
     assert (filters.timezone_offset, list(filters.call_ids)) == (5.5, ["a", "b"])
 
 
 def test_window_defaults_to_the_data_interval():
-    filters = export_op().log_filters(CONTEXT)
+    filters = export_op().filters_for(CONTEXT)
     assert (filters.start, filters.end) == (DAY_START, DAY_END)
 
 
 def test_explicit_window_wins():
-    filters = export_op(log_start="2026-03-01T00:00:00+01:00", log_end="2026-03-01T12:00:00Z").log_filters(CONTEXT)
+    filters = export_op(log_start="2026-03-01T00:00:00+01:00", log_end="2026-03-01T12:00:00Z").filters_for(CONTEXT)
     assert filters.start == datetime(2026, 2, 28, 23, tzinfo=UTC)
     assert filters.end == datetime(2026, 3, 1, 12, tzinfo=UTC)
 
 
 def test_missing_data_interval_is_an_error():
     with pytest.raises(SparkConfigError, match="no data interval"):
-        export_op().log_filters({"data_interval_start": None, "data_interval_end": None})
+        export_op().filters_for({"data_interval_start": None, "data_interval_end": None})
 
 
 def test_execute_complete_returns_the_job_id():
