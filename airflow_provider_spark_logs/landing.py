@@ -1,21 +1,25 @@
 """Landing a finished export: download to a spool file, check it, then publish it atomically.
 
-The body never sits in memory: it streams to a local spool file in fixed-size chunks, is counted
-and hashed on the way, and its ZIP integrity (every member's CRC) is checked before anything is
-published. Publishing never exposes a partial object: a local file appears by an atomic rename (or,
-with overwrite=False, a hard link) of a finished sibling; a remote object by uploading the finished
+The body never sits in memory: it streams to a spool file (see ``spool``) in fixed-size chunks,
+is counted and hashed on the way, and its ZIP integrity (every member's CRC) is checked before
+anything is published. Publishing never exposes a partial object, even to a crash: a local file
+appears when its anonymous spool file, written in the destination's folder, is linked under its
+name (or, where the filesystem cannot, by an atomic rename of a finished sibling whose name tells
+the next landing of that key whether its owner is gone); a remote object by uploading the finished
 spool file, which object stores make visible only when the upload completes (S3 aborts its
-multipart upload on failure).
+multipart upload on failure; a killed process leaves it incomplete, invisible, until a lifecycle
+rule aborts it).
 """
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import inspect
+import logging
 import math
 import os
 import shutil
-import tempfile
 import uuid
 import zipfile
 from collections.abc import Iterator
@@ -30,6 +34,9 @@ from airflow_provider_spark_logs.destinations import default_object_name, destin
 from airflow_provider_spark_logs.exceptions import SparkApiError, SparkDownloadError, SparkJobError, SparkLandingError
 from airflow_provider_spark_logs.hooks.spark_logs import SparkLogHook
 from airflow_provider_spark_logs.protocol.messages import EXPIRED_DOWNLOAD_STATUSES
+from airflow_provider_spark_logs.spool import Spool, left_by_a_dead_process, owner_tag, spool_file
+
+log = logging.getLogger(__name__)
 
 DOWNLOAD_ATTEMPTS = 3
 UPLOAD_PART_BYTES = 8 * 2**20
@@ -45,9 +52,9 @@ CREATE_IF_ABSENT_PROTOCOLS = frozenset({"s3", "s3a", "gs", "gcs", "abfs", "abfss
 
 @dataclass(frozen=True)
 class SpooledZip:
-    """A downloaded ZIP on local disk that passed its checks."""
+    """A downloaded ZIP in its spool file that passed its checks."""
 
-    path: Path
+    spool: Spool
     size: int
     sha256: str
 
@@ -80,15 +87,18 @@ class _CountingHashWriter:
 
 
 @contextmanager
-def downloaded_zip(hook: SparkLogHook, folder: str, service: str, job_id: str) -> Iterator[SpooledZip]:
-    """The job's ZIP in a checked spool file, removed when the block ends, whatever happens."""
-    with _spool_file(".zip") as (path, handle):
-        yield _download_with_retries(hook, folder, service, job_id, path, handle)
+def downloaded_zip(
+    hook: SparkLogHook, folder: str, service: str, job_id: str, beside: Path | None = None
+) -> Iterator[SpooledZip]:
+    """The job's ZIP in a checked spool file, gone when the block ends, whatever happens.
+
+    ``beside`` is the folder of a local destination, where the spool is then made (invisibly).
+    """
+    with spool_file(".zip", beside) as spool:
+        yield _download_with_retries(hook, folder, service, job_id, spool)
 
 
-def _download_with_retries(
-    hook: SparkLogHook, folder: str, service: str, job_id: str, path: Path, handle: IO[bytes]
-) -> SpooledZip:
+def _download_with_retries(hook: SparkLogHook, folder: str, service: str, job_id: str, spool: Spool) -> SpooledZip:
     """Download and check, retrying a short or corrupt body a bounded number of times.
 
     The download URL comes from the status endpoint each time (it is never stored or passed on);
@@ -96,6 +106,7 @@ def _download_with_retries(
     """
     problems: list[str] = []
     refreshed = False
+    handle = spool.file
     while len(problems) < DOWNLOAD_ATTEMPTS:
         url = _download_url(hook, folder, service, job_id)
         handle.seek(0)
@@ -104,7 +115,7 @@ def _download_with_retries(
         try:
             hook.download(url, writer)
             handle.flush()
-            verify_zip(path, job_id)
+            verify_zip(spool.path, job_id)
         except SparkApiError as error:
             if error.status not in EXPIRED_DOWNLOAD_STATUSES or refreshed:
                 raise
@@ -114,7 +125,7 @@ def _download_with_retries(
             problems.append(str(error))
             hook.log.warning("Download %d of job %s was bad: %s", len(problems), job_id, error)
         else:
-            return SpooledZip(path, writer.size, writer.digest.hexdigest())
+            return SpooledZip(spool, writer.size, writer.digest.hexdigest())
     raise SparkDownloadError(
         f"The ZIP of Spark log export job {job_id} was bad on all {DOWNLOAD_ATTEMPTS} attempts; last: {problems[-1]}"
     )
@@ -128,18 +139,6 @@ def _download_url(hook: SparkLogHook, folder: str, service: str, job_id: str) ->
             "e.g. with SparkLogJobSensor."
         )
     return status.download_url
-
-
-@contextmanager
-def _spool_file(suffix: str) -> Iterator[tuple[Path, IO[bytes]]]:
-    """A temporary file that is removed whatever happens."""
-    handle = tempfile.NamedTemporaryFile(prefix="spark-logs-", suffix=suffix, delete=False)  # noqa: SIM115
-    path = Path(handle.name)
-    try:
-        yield path, handle
-    finally:
-        handle.close()
-        path.unlink(missing_ok=True)
 
 
 def verify_zip(path: Path, job_id: str) -> None:
@@ -156,46 +155,105 @@ def verify_zip(path: Path, job_id: str) -> None:
 # --------------------------------------------------------------------------- publish
 
 
-def publish(spool: Path, destination: ObjectStoragePath, *, overwrite: bool) -> str:
-    """Put a finished local file at ``destination``; nothing partial is ever visible there.
-
-    With ``overwrite=False`` the object is created only if absent, by the store itself where it can
-    (see :data:`CREATE_IF_ABSENT_PROTOCOLS`): of two landings of one key at once, exactly one wins.
-    The check beforehand only saves the upload when the object is plainly there already.
-    """
-    uri = object_uri(destination)
-    if not overwrite and destination.exists():
-        raise _already_exists(uri)
+def local_folder(destination: ObjectStoragePath) -> Path | None:
+    """The folder of a local destination, created if missing; None for an object store."""
+    if destination.protocol not in LOCAL_PROTOCOLS:
+        return None
+    folder = Path(destination.path).parent
     try:
-        if destination.protocol in LOCAL_PROTOCOLS:
-            _publish_local(spool, Path(destination.path), overwrite=overwrite)
-        else:
-            _upload(spool, destination, overwrite=overwrite)
-    except SparkLandingError:
-        raise
-    except Exception as error:
-        if isinstance(error, FileExistsError) and not overwrite and destination.exists():
-            raise _already_exists(uri) from None
-        raise SparkLandingError(f"Could not write {uri}: {type(error).__name__}: {error}") from None
-    return uri
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise _write_error(destination, error) from None
+    return folder
+
+
+def _write_error(destination: ObjectStoragePath, error: Exception) -> SparkLandingError:
+    return SparkLandingError(f"Could not write {object_uri(destination)}: {type(error).__name__}: {error}")
 
 
 def _already_exists(uri: str) -> SparkLandingError:
     return SparkLandingError(f"{uri} already exists and overwrite=False: remove it, or set overwrite=True.")
 
 
-def _publish_local(spool: Path, target: Path, *, overwrite: bool) -> None:
-    """A finished sibling file, renamed over the target, or hard-linked to it (which fails if it exists)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.name}.{uuid.uuid4().hex}.partial")
+def publish(spool: Spool, destination: ObjectStoragePath, *, overwrite: bool) -> str:
+    """Put a finished spool file at ``destination``; nothing partial is ever visible there.
+
+    With ``overwrite=False`` the object is created only if absent, by the store itself where it can
+    (see :data:`CREATE_IF_ABSENT_PROTOCOLS`; locally, a link fails if the name exists): of two
+    landings of one key at once, exactly one wins. The check beforehand only saves the upload when
+    the object is plainly there already.
+    """
+    uri = object_uri(destination)
+    if not overwrite and destination.exists():
+        raise _already_exists(uri)
+    folder = local_folder(destination)
     try:
-        shutil.copyfile(spool, partial)
-        if overwrite:
-            os.replace(partial, target)
+        spool.file.flush()
+        if folder is not None:
+            _publish_local(spool, Path(destination.path), overwrite=overwrite)
         else:
-            os.link(partial, target)
+            _upload(spool.path, destination, overwrite=overwrite)
+    except SparkLandingError:
+        raise
+    except Exception as error:
+        if isinstance(error, FileExistsError) and not overwrite and destination.exists():
+            raise _already_exists(uri) from None
+        raise _write_error(destination, error) from None
+    return uri
+
+
+def _publish_local(spool: Spool, target: Path, *, overwrite: bool) -> None:
+    """Make the finished spool appear at ``target`` in one step.
+
+    An anonymous spool is synced to disk, then linked under the name: nothing was visible before,
+    not even after a power cut, and a link fails if the name exists. Replacing an existing file, or
+    publishing a named spool, goes through a temporary sibling, then an atomic rename over the
+    target (or, with ``overwrite=False``, a hard link, which fails if it exists); a crash between
+    the two leaves that sibling, which the next landing of the key removes once its owner is gone.
+    """
+    _remove_stale_siblings(target)
+    if spool.anonymous:
+        os.fsync(spool.file.fileno())
+        try:
+            _link(spool, target)
+            return
+        except FileExistsError:
+            if not overwrite:
+                raise
+    sibling = target.with_name(f".{target.name}.{owner_tag()}.{uuid.uuid4().hex[:12]}.partial")
+    try:
+        if spool.anonymous:
+            _link(spool, sibling)
+        else:
+            shutil.copyfile(spool.path, sibling)
+        if overwrite:
+            os.replace(sibling, target)
+        else:
+            os.link(sibling, target)
     finally:
-        partial.unlink(missing_ok=True)
+        sibling.unlink(missing_ok=True)
+
+
+def _link(spool: Spool, target: Path) -> None:
+    """Give an anonymous spool file the name ``target``; fails if the name exists.
+
+    With a directory fd, CPython calls ``linkat`` with ``AT_SYMLINK_FOLLOW``, which links the file
+    that ``/proc/self/fd/N`` points to (a plain ``link`` would try the magic link itself).
+    """
+    folder = os.open(target.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.link(spool.path, target.name, dst_dir_fd=folder)
+    finally:
+        os.close(folder)
+
+
+def _remove_stale_siblings(target: Path) -> None:
+    """Remove temporary siblings of ``target`` that landings killed before their rename left."""
+    prefix = f".{target.name}."
+    for sibling in target.parent.glob(f"{glob.escape(prefix)}*.partial"):
+        if left_by_a_dead_process(sibling.name[len(prefix) :].rsplit(".", 2)[0]):
+            sibling.unlink(missing_ok=True)
+            log.warning("Removed %s, left by a landing of %s that was killed.", sibling.name, target.name)
 
 
 def _upload(spool: Path, destination: ObjectStoragePath, *, overwrite: bool) -> None:
@@ -237,12 +295,12 @@ def csv_members(archive: zipfile.ZipFile) -> Iterator[tuple[zipfile.ZipInfo, str
 def publish_members(spool: SpooledZip, prefix: ObjectStoragePath, *, overwrite: bool) -> list[str]:
     """Land each CSV member of the ZIP as its own object under ``prefix``."""
     landed = []
-    with zipfile.ZipFile(spool.path) as archive:
+    with zipfile.ZipFile(spool.spool.path) as archive:
         for info, name in csv_members(archive):
-            with _spool_file(".csv") as (path, out), archive.open(info) as member:
-                shutil.copyfileobj(member, out, UPLOAD_PART_BYTES)
-                out.close()
-                landed.append(publish(path, prefix / name, overwrite=overwrite))
+            destination = prefix / name
+            with spool_file(".csv", local_folder(destination)) as out, archive.open(info) as member:
+                shutil.copyfileobj(member, out.file, UPLOAD_PART_BYTES)
+                landed.append(publish(out, destination, overwrite=overwrite))
     return landed
 
 
@@ -271,12 +329,12 @@ def land_export(
     target = destination_path(destination, destination_conn_id)
     if is_prefix(destination):
         target = target / default_object_name(folder, service, start, end, job_id)
-    with downloaded_zip(hook, folder, service, job_id) as spool:
-        uri = publish(spool.path, target, overwrite=overwrite)
+    with downloaded_zip(hook, folder, service, job_id, local_folder(target)) as zipped:
+        uri = publish(zipped.spool, target, overwrite=overwrite)
         if unpack:
-            members = publish_members(spool, target.parent / PurePosixPath(target.path).stem, overwrite=overwrite)
+            members = publish_members(zipped, target.parent / PurePosixPath(target.path).stem, overwrite=overwrite)
             hook.log.info("Landed %d CSV files beside it.", len(members))
     hook.log.info(
-        "Landed %s (%d bytes, sha256 %s) from Spark log export job %s.", uri, spool.size, spool.sha256, job_id
+        "Landed %s (%d bytes, sha256 %s) from Spark log export job %s.", uri, zipped.size, zipped.sha256, job_id
     )
-    return LandedObject(uri, spool.size, spool.sha256)
+    return LandedObject(uri, zipped.size, zipped.sha256)

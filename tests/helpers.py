@@ -10,13 +10,15 @@ import subprocess
 import sys
 import time
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any
 
 from airflow_provider_spark_logs.operators.spark_logs import SparkLogExportOperator
 from airflow_provider_spark_logs.sensors.spark_logs import SparkLogJobSensor
+from airflow_provider_spark_logs.spool import Spool
 from airflow_provider_spark_logs.transfers.spark_logs_to_object_storage import SparkLogToObjectStorageOperator
 
 UTC = timezone.utc
@@ -60,6 +62,13 @@ def land(job_id, destination, **kwargs):
 def expected_ids(emulator):
     """The Call IDs of Pricing/Motor Quote over the day 2026-01-01, as the emulator holds them."""
     return sorted(c.call_id for c in emulator.calls("Pricing", "Motor Quote", DAY_START, DAY_END))
+
+
+@contextmanager
+def named_spool(path: Path) -> Iterator[Spool]:
+    """A finished file as the named spool that ``landing.publish`` takes."""
+    with path.open("rb") as file:
+        yield Spool(file, path, anonymous=False)
 
 
 def call_ids_in(archive: zipfile.ZipFile | Path | IO[bytes]) -> list[str]:

@@ -1,29 +1,44 @@
-"""Landing ZIPs: streamed, checked, published atomically; local files and S3 here, every store in test_object_stores."""
+"""Landing ZIPs: streamed, checked, published atomically; local files and S3 here, every store in test_object_stores.
+
+The crash tests at the end land from a child process, SIGKILL it at a chosen instant (mid-download,
+or between the link of a temporary sibling and its rename), then land the same key again here.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import io
+import os
+import signal
+import socket
+import subprocess
+import sys
 import tempfile
+import textwrap
 import zipfile
 from pathlib import Path
 
 import pytest
 
+from airflow_provider_spark_logs._compat import ObjectStoragePath
 from airflow_provider_spark_logs.exceptions import SparkDownloadError, SparkLandingError
+from airflow_provider_spark_logs.landing import publish
 from airflow_provider_spark_logs.operators.spark_logs import SparkLogExportOperator
+from airflow_provider_spark_logs.spool import spool_file, spool_folder
 from airflow_provider_spark_logs.testing import Fault
-from tests.helpers import CONTEXT, call_ids_in, expected_ids, land
+from tests.helpers import CONTEXT, call_ids_in, expected_ids, land, wait_until
 
 CREDENTIAL_HEADERS = {"x-synthetic-key", "x-tenant-name", "authorization"}
+HOST = socket.gethostname()
 
 
 @pytest.fixture(autouse=True)
 def spool_dir(tmp_path, monkeypatch):
-    """Spool files go to a folder of the test's own, so that leftovers can be seen."""
+    """Spool files go to a folder of the test's own (child processes' too), so that leftovers can be seen."""
     spool = tmp_path / "spool"
     spool.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(spool))
+    monkeypatch.setenv("TMPDIR", str(spool))
     return spool
 
 
@@ -34,13 +49,13 @@ def downloads(emulator):
 # ------------------------------------------------------------------ local files
 
 
-def test_lands_a_checked_zip_in_a_local_file(tmp_path, emulator, finished_job, spool_dir, capsys):
+def test_lands_a_checked_zip_in_a_local_file(tmp_path, emulator, finished_job, capsys):
     target = tmp_path / "lake" / "day.zip"
     uri = land(finished_job, f"file://{target}")
     assert uri == f"file://{target}"
     assert sorted(call_ids_in(target)) == expected_ids(emulator)
     assert sorted(p.name for p in target.parent.iterdir()) == ["day.zip"]
-    assert list(spool_dir.glob("spark-logs-*")) == []
+    assert list(spool_folder().iterdir()) == []
     digest = hashlib.sha256(target.read_bytes()).hexdigest()
     assert f"Landed {uri} ({target.stat().st_size} bytes, sha256 {digest})" in capsys.readouterr().out
     (download,) = downloads(emulator)
@@ -97,7 +112,7 @@ def test_a_download_cut_off_once_is_retried(tmp_path, emulator, finished_job):
 
 
 @pytest.mark.parametrize(("kind", "problem"), [("truncate", "cut off|ended after"), ("corrupt", "CRC|not a readable")])
-def test_a_bad_download_every_time_fails_and_leaves_nothing(tmp_path, emulator, finished_job, spool_dir, kind, problem):
+def test_a_bad_download_every_time_fails_and_leaves_nothing(tmp_path, emulator, finished_job, kind, problem):
     emulator.inject(Fault("download", kind, times=3))
     target = tmp_path / "lake" / "day.zip"
     with pytest.raises(SparkDownloadError, match=problem) as error:
@@ -105,7 +120,7 @@ def test_a_bad_download_every_time_fails_and_leaves_nothing(tmp_path, emulator, 
     assert finished_job in str(error.value)
     assert "all 3 attempts" in str(error.value)
     assert not target.parent.exists() or list(target.parent.iterdir()) == []
-    assert list(spool_dir.glob("spark-logs-*")) == []
+    assert list(spool_folder().iterdir()) == []
     assert emulator.docstore_url not in str(error.value)
 
 
@@ -163,3 +178,107 @@ def test_a_missing_bucket_fails_without_credentials_in_the_message(finished_job,
     assert "s3://no-such-bucket-here/day.zip" in message
     assert s3.conn["password"] not in message
     assert s3.conn["login"] not in message
+
+
+# ------------------------------------------------------------------ killed landings
+
+
+def start_child(code: str, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code), *args], stdout=subprocess.PIPE, text=True, env=os.environ
+    )
+
+
+def kill(child: subprocess.Popen[str]) -> None:
+    child.send_signal(signal.SIGKILL)
+    child.wait(timeout=30)
+    child.stdout.close()
+
+
+LAND = """
+    import os, sys
+    if sys.argv[1] == "named":
+        del os.O_TMPFILE  # as on a filesystem or OS without anonymous files
+    from airflow_provider_spark_logs.hooks.spark_logs import SparkLogHook
+    from airflow_provider_spark_logs.landing import land_export
+    land_export(SparkLogHook(), folder="Pricing", service="Motor Quote", job_id=sys.argv[2], destination=sys.argv[3])
+"""
+
+
+@pytest.mark.parametrize("spool", ["anonymous", "named"])
+def test_a_landing_killed_mid_download_leaves_nothing_and_its_spool_goes_with_the_next(
+    tmp_path, emulator, finished_job, spool
+):
+    target = tmp_path / "lake" / "day.zip"
+    emulator.inject(Fault("download", "delay", seconds=5))  # holds the child inside its download
+    child = start_child(LAND, spool, finished_job, f"file://{target}")
+    wait_until(lambda: downloads(emulator) or child.poll() is not None, timeout=60)
+    assert child.poll() is None, "the child landed before it could be killed"
+    kill(child)
+
+    assert [p for p in tmp_path.joinpath("lake").rglob("*") if not p.is_dir()] == []
+    left = sorted(p.name for p in spool_folder().iterdir())
+    if spool == "named":  # the crash left the spool file, under its owner's name
+        assert [name.rsplit(".", 2)[0] for name in left] == [f"{child.pid}@{HOST}"]
+    else:  # an anonymous spool died with its process
+        assert left == []
+
+    land(finished_job, f"file://{target}")
+    assert [p.name for p in target.parent.iterdir()] == ["day.zip"]
+    assert sorted(call_ids_in(target)) == expected_ids(emulator)
+    assert list(spool_folder().iterdir()) == []
+
+
+STALL_BEFORE_RENAME = """
+    import os, sys, time
+    from airflow_provider_spark_logs._compat import ObjectStoragePath
+    from airflow_provider_spark_logs.landing import publish
+    from airflow_provider_spark_logs.spool import spool_file
+
+    def stall(source, target):
+        print("renaming", flush=True)
+        time.sleep(120)
+
+    os.replace = stall
+    target = sys.argv[1]
+    with spool_file(".zip", os.path.dirname(target)) as spool:
+        spool.file.write(b"half-done")
+        publish(spool, ObjectStoragePath("file://" + target), overwrite=True)
+"""
+
+
+def test_a_landing_killed_before_its_rename_leaves_a_sibling_that_the_next_landing_of_the_key_removes(tmp_path):
+    lake = tmp_path / "lake"
+    lake.mkdir()
+    target = lake / "day.zip"
+    target.write_bytes(b"yesterday's export")
+    live = lake / f".day.zip.{os.getpid()}@{HOST}.0123456789ab.partial"  # a landing of this key in progress
+    elsewhere = lake / f".day.zip.1@another-{HOST}.0123456789ab.partial"  # another machine's, on a shared folder
+    for sibling in (live, elsewhere):
+        sibling.write_bytes(b"in progress")
+
+    child = start_child(STALL_BEFORE_RENAME, str(target))
+    assert child.stdout.readline() == "renaming\n"
+    kill(child)
+    (stale,) = [p for p in lake.iterdir() if p.name.startswith(f".day.zip.{child.pid}@{HOST}.")]
+    assert stale.read_bytes() == b"half-done"  # the window the crash hit: visible, but named as temporary
+    assert target.read_bytes() == b"yesterday's export"
+
+    with spool_file(".zip", lake) as spool:
+        spool.file.write(b"today's export")
+        publish(spool, ObjectStoragePath(f"file://{target}"), overwrite=True)
+    assert sorted(lake.iterdir()) == sorted([target, live, elsewhere])
+    assert target.read_bytes() == b"today's export"
+
+
+def test_a_new_key_is_published_by_a_link_so_a_listing_never_shows_a_temporary_name(tmp_path, monkeypatch):
+    lake = tmp_path / "lake"
+    lake.mkdir()
+    renames = []
+    monkeypatch.setattr(os, "replace", lambda *args: renames.append(args))
+    with spool_file(".zip", lake) as spool:
+        spool.file.write(b"today's export")
+        assert list(lake.iterdir()) == []
+        publish(spool, ObjectStoragePath(f"file://{lake}/day.zip"), overwrite=False)
+    assert [p.name for p in lake.iterdir()] == ["day.zip"]
+    assert renames == []

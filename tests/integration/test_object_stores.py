@@ -20,7 +20,7 @@ from fsspec.callbacks import Callback
 from airflow_provider_spark_logs._compat import ObjectStoragePath
 from airflow_provider_spark_logs.exceptions import SparkLandingError
 from airflow_provider_spark_logs.landing import publish
-from tests.helpers import call_ids_in, expected_ids, land
+from tests.helpers import call_ids_in, expected_ids, land, named_spool
 
 MEMBERS = ["Motor Quote 1.0.0.csv", "Motor Quote 1.1.0.csv", "Motor Quote 1.2.0.csv"]
 
@@ -82,7 +82,8 @@ def test_lands_a_checked_zip_and_its_csv_files(store, emulator, finished_job):
 def test_overwrite_false_keeps_an_existing_object(store, finished_job, tmp_path):
     old = tmp_path / "old.bin"
     old.write_bytes(b"landed before")
-    publish(old, store.path("day.zip"), overwrite=True)
+    with named_spool(old) as spool:
+        publish(spool, store.path("day.zip"), overwrite=True)
     with pytest.raises(SparkLandingError, match="already exists and overwrite=False"):
         land(finished_job, store.uri("day.zip"), destination_conn_id=store.conn_id, overwrite=False)
     assert store.read("day.zip") == b"landed before"
@@ -95,7 +96,8 @@ def _publish_after(start: threading.Barrier, spool: Path, destination: ObjectSto
     """Publish once both landings are ready to; "landed", or the error's message."""
     start.wait()
     try:
-        publish(spool, destination, overwrite=False)
+        with named_spool(spool) as named:
+            publish(named, destination, overwrite=False)
     except SparkLandingError as error:
         return str(error)
     return "landed"
@@ -141,7 +143,10 @@ def test_a_failed_upload_leaves_nothing(remote_store, tmp_path, monkeypatch):
             out.write(b"\0" * 2**20)
     destination = remote_store.path("day.zip")
     monkeypatch.setattr(destination.fs, "put_file", partial(destination.fs.put_file, callback=_DiesAfterFirstPart()))
-    with pytest.raises(SparkLandingError, match=f"Could not write {remote_store.uri('day.zip')}.*network gone"):
-        publish(big, destination, overwrite=True)
+    with (
+        named_spool(big) as spool,
+        pytest.raises(SparkLandingError, match=f"Could not write {remote_store.uri('day.zip')}.*network gone"),
+    ):
+        publish(spool, destination, overwrite=True)
     assert remote_store.keys() == []
     assert remote_store.pending_uploads() == []
