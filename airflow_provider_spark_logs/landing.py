@@ -33,7 +33,7 @@ from airflow_provider_spark_logs._compat import ObjectStoragePath
 from airflow_provider_spark_logs.destinations import default_object_name, destination_path, is_prefix, object_uri
 from airflow_provider_spark_logs.exceptions import SparkApiError, SparkDownloadError, SparkJobError, SparkLandingError
 from airflow_provider_spark_logs.hooks.spark_logs import SparkLogHook
-from airflow_provider_spark_logs.protocol.messages import EXPIRED_DOWNLOAD_STATUSES
+from airflow_provider_spark_logs.protocol.messages import EXPIRED_DOWNLOAD_STATUSES, ExportFormat
 from airflow_provider_spark_logs.spool import Spool, left_by_a_dead_process, owner_tag, spool_file
 
 log = logging.getLogger(__name__)
@@ -88,17 +88,24 @@ class _CountingHashWriter:
 
 @contextmanager
 def downloaded_zip(
-    hook: SparkLogHook, folder: str, service: str, job_id: str, beside: Path | None = None
+    hook: SparkLogHook,
+    folder: str,
+    service: str,
+    job_id: str,
+    beside: Path | None = None,
+    export_format: ExportFormat = "csv",
 ) -> Iterator[SpooledZip]:
     """The job's ZIP in a checked spool file, gone when the block ends, whatever happens.
 
     ``beside`` is the folder of a local destination, where the spool is then made (invisibly).
     """
     with spool_file(".zip", beside) as spool:
-        yield _download_with_retries(hook, folder, service, job_id, spool)
+        yield _download_with_retries(hook, folder, service, job_id, export_format, spool)
 
 
-def _download_with_retries(hook: SparkLogHook, folder: str, service: str, job_id: str, spool: Spool) -> SpooledZip:
+def _download_with_retries(
+    hook: SparkLogHook, folder: str, service: str, job_id: str, export_format: ExportFormat, spool: Spool
+) -> SpooledZip:
     """Download and check, retrying a short or corrupt body a bounded number of times.
 
     The download URL comes from the status endpoint each time (it is never stored or passed on);
@@ -108,7 +115,7 @@ def _download_with_retries(hook: SparkLogHook, folder: str, service: str, job_id
     refreshed = False
     handle = spool.file
     while len(problems) < DOWNLOAD_ATTEMPTS:
-        url = _download_url(hook, folder, service, job_id)
+        url = _download_url(hook, folder, service, job_id, export_format)
         handle.seek(0)
         handle.truncate()
         writer = _CountingHashWriter(handle)
@@ -131,8 +138,8 @@ def _download_with_retries(hook: SparkLogHook, folder: str, service: str, job_id
     )
 
 
-def _download_url(hook: SparkLogHook, folder: str, service: str, job_id: str) -> str:
-    status = hook.get_job_status(folder, service, job_id)
+def _download_url(hook: SparkLogHook, folder: str, service: str, job_id: str, export_format: ExportFormat) -> str:
+    status = hook.get_job_status(folder, service, job_id, export_format)
     if not status.done or status.download_url is None:
         raise SparkJobError(
             f"Spark log export job {job_id} is not finished ({status.progress:g}%): wait for it first, "
@@ -280,25 +287,27 @@ def bounded_upload_kwargs(fs: Any, size: int) -> dict[str, Any]:
     return kwargs
 
 
-# --------------------------------------------------------------------------- CSV members
+# --------------------------------------------------------------------------- CSV or JSON members
 
 
-def csv_members(archive: zipfile.ZipFile) -> Iterator[tuple[zipfile.ZipInfo, str]]:
-    """The CSV members with names safe to use under a prefix: no directories, no ``..``."""
+def export_members(archive: zipfile.ZipFile, export_format: ExportFormat) -> Iterator[tuple[zipfile.ZipInfo, str]]:
+    """The ``.csv`` (or ``.json``) members, with names safe to use under a prefix: no directories, no ``..``."""
     for info in archive.infolist():
         name = PurePosixPath(info.filename.replace("\\", "/")).name
-        if info.is_dir() or not name.lower().endswith(".csv") or name in ("", ".", ".."):
+        if info.is_dir() or not name.lower().endswith(f".{export_format}") or name in ("", ".", ".."):
             continue
         yield info, name
 
 
-def publish_members(spool: SpooledZip, prefix: ObjectStoragePath, *, overwrite: bool) -> list[str]:
-    """Land each CSV member of the ZIP as its own object under ``prefix``."""
+def publish_members(
+    spool: SpooledZip, prefix: ObjectStoragePath, *, overwrite: bool, export_format: ExportFormat
+) -> list[str]:
+    """Land each CSV (or JSON) member of the ZIP as its own object under ``prefix``."""
     landed = []
     with zipfile.ZipFile(spool.spool.path) as archive:
-        for info, name in csv_members(archive):
+        for info, name in export_members(archive, export_format):
             destination = prefix / name
-            with spool_file(".csv", local_folder(destination)) as out, archive.open(info) as member:
+            with spool_file(f".{export_format}", local_folder(destination)) as out, archive.open(info) as member:
                 shutil.copyfileobj(member, out.file, UPLOAD_PART_BYTES)
                 landed.append(publish(out, destination, overwrite=overwrite))
     return landed
@@ -317,23 +326,30 @@ def land_export(
     destination_conn_id: str | None = None,
     overwrite: bool = True,
     unpack: bool = False,
+    export_format: ExportFormat = "csv",
     start: datetime | None = None,
     end: datetime | None = None,
 ) -> LandedObject:
-    """Download, check and publish a finished job's ZIP; with ``unpack``, its CSVs beside it.
+    """Download, check and publish a finished job's ZIP; with ``unpack``, its CSV or JSON files beside it.
 
     ``destination`` is a full object key, or a prefix ending in ``/`` under which
-    :func:`default_object_name` is used. With ``unpack``, the CSV members land under the ZIP's key
-    without ``.zip``, e.g. ``.../20260101T000000Z_20260102T000000Z/Motor Quote 1.0.0.csv``.
+    :func:`default_object_name` is used. With ``unpack``, the members of the job's ``export_format``
+    land under the ZIP's key without ``.zip``, e.g.
+    ``.../20260101T000000Z_20260102T000000Z/Motor Quote 1.0.0.csv``.
     """
     target = destination_path(destination, destination_conn_id)
     if is_prefix(destination):
         target = target / default_object_name(folder, service, start, end, job_id)
-    with downloaded_zip(hook, folder, service, job_id, local_folder(target)) as zipped:
+    with downloaded_zip(hook, folder, service, job_id, local_folder(target), export_format) as zipped:
         uri = publish(zipped.spool, target, overwrite=overwrite)
         if unpack:
-            members = publish_members(zipped, target.parent / PurePosixPath(target.path).stem, overwrite=overwrite)
-            hook.log.info("Landed %d CSV files beside it.", len(members))
+            members = publish_members(
+                zipped,
+                target.parent / PurePosixPath(target.path).stem,
+                overwrite=overwrite,
+                export_format=export_format,
+            )
+            hook.log.info("Landed %d %s files beside it.", len(members), export_format.upper())
     hook.log.info(
         "Landed %s (%d bytes, sha256 %s) from Spark log export job %s.", uri, zipped.size, zipped.sha256, job_id
     )

@@ -29,6 +29,7 @@ from airflow_provider_spark_logs.protocol.exchange import Done, Exchange, Refres
 from airflow_provider_spark_logs.protocol.job_watch import JobWatch
 from airflow_provider_spark_logs.protocol.messages import (
     AccessToken,
+    ExportFormat,
     HttpRequest,
     JobStatus,
     LogFilters,
@@ -206,35 +207,37 @@ class SparkLogHook(BaseHook):
         )
         return retry.seconds
 
-    def submit_export(self, folder: str, service: str, filters: LogFilters) -> str:
-        """Start a CSV log-export job and return its id."""
+    def submit_export(self, folder: str, service: str, filters: LogFilters, export_format: ExportFormat = "csv") -> str:
+        """Start a log-export job of CSV or JSON files and return its id."""
         config = self.get_config()
-        request = submit_request(config, folder, service, filters)
+        request = submit_request(config, folder, service, filters, export_format)
         job_id = parse_submit(self._call(config, request), request.what)
         self.log.info("Started Spark log export job %s for %s/%s.", job_id, folder, service)
         return job_id
 
-    def get_job_status(self, folder: str, service: str, job_id: str) -> JobStatus:
-        """Read a job's progress; its download URL, once there, is masked in logs."""
+    def get_job_status(self, folder: str, service: str, job_id: str, export_format: ExportFormat = "csv") -> JobStatus:
+        """Read a job's progress, on the endpoint of its format; its download URL, once there, is masked in logs."""
         config = self.get_config()
-        request = status_request(config, folder, service, job_id)
+        request = status_request(config, folder, service, job_id, export_format)
         return _masked(parse_status(self._call(config, request), request.what))
 
-    def check_job(self, folder: str, service: str, watch: JobWatch) -> float | None:
+    def check_job(
+        self, folder: str, service: str, watch: JobWatch, export_format: ExportFormat = "csv"
+    ) -> float | None:
         """Look at a job once: ``None`` when it is done, else the seconds to wait before looking again.
 
         Raises :class:`SparkJobTimeoutError` past the watch's deadline, and the API's error if the job
         failed; transient failures that outlasted the retries are ridden out until the deadline.
         """
         try:
-            status = self.get_job_status(folder, service, watch.job_id)
+            status = self.get_job_status(folder, service, watch.job_id, export_format)
         except SparkRetriesExhaustedError as error:
             return watch.after_transient_error(error, time.time())
         return watch.after_status(status, time.time())
 
-    def wait_for_job(self, folder: str, service: str, watch: JobWatch) -> None:
+    def wait_for_job(self, folder: str, service: str, watch: JobWatch, export_format: ExportFormat = "csv") -> None:
         """Poll until the job is done, in this process (the non-deferrable path); the first look is at once."""
-        while (wait := self.check_job(folder, service, watch)) is not None:
+        while (wait := self.check_job(folder, service, watch, export_format)) is not None:
             if watch.progress_changed:
                 self.log.info("Spark log export job %s: %g%% done.", watch.job_id, watch.last_progress)
             time.sleep(wait)
@@ -339,20 +342,24 @@ class SparkLogHook(BaseHook):
     def _async_session(self) -> aiohttp.ClientSession:
         return aiohttp.ClientSession(headers={"User-Agent": ASYNC_USER_AGENT})
 
-    async def aget_job_status(self, folder: str, service: str, job_id: str) -> JobStatus:
+    async def aget_job_status(
+        self, folder: str, service: str, job_id: str, export_format: ExportFormat = "csv"
+    ) -> JobStatus:
         """:meth:`get_job_status` for the event loop."""
         config = await self.aget_config()
-        request = status_request(config, folder, service, job_id)
+        request = status_request(config, folder, service, job_id, export_format)
         async with self._async_session() as session:
             status = parse_status(await self._acall(session, config, request), request.what)
         if status.download_url:
             await amask_secret(status.download_url)
         return status
 
-    async def acheck_job(self, folder: str, service: str, watch: JobWatch) -> float | None:
+    async def acheck_job(
+        self, folder: str, service: str, watch: JobWatch, export_format: ExportFormat = "csv"
+    ) -> float | None:
         """:meth:`check_job` for the event loop."""
         try:
-            status = await self.aget_job_status(folder, service, watch.job_id)
+            status = await self.aget_job_status(folder, service, watch.job_id, export_format)
         except SparkRetriesExhaustedError as error:
             return watch.after_transient_error(error, time.time())
         return watch.after_status(status, time.time())

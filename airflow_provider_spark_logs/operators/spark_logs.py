@@ -21,7 +21,7 @@ from airflow_provider_spark_logs.exceptions import SparkConfigError, SparkLogErr
 from airflow_provider_spark_logs.hooks.spark_logs import SparkLogHook
 from airflow_provider_spark_logs.landing import LandedObject, land_export
 from airflow_provider_spark_logs.protocol.job_watch import JobWatch
-from airflow_provider_spark_logs.protocol.messages import LogFilters
+from airflow_provider_spark_logs.protocol.messages import ExportFormat, LogFilters, check_export_format
 from airflow_provider_spark_logs.timestamps import to_utc
 from airflow_provider_spark_logs.triggers.spark_logs import SparkLogJobTrigger, deferral_timeout, job_id_from_event
 from airflow_provider_spark_logs.windows import check_window, resolve_window
@@ -54,6 +54,8 @@ class SparkLogExportOperator(BaseOperator):
     :param has_warnings: only calls with (True) or without (False) warnings.
     :param has_errors: only calls with (True) or without (False) errors.
     :param version_id: only calls to this version of the service.
+    :param export_format: ``csv`` (default) or ``json``: the ZIP holds CSV files, or JSON files with
+        one array of call records each.
     :param wait_for_completion: wait for the job; False returns the job id at once, for a sensor.
     :param deferrable: wait in the triggerer instead of holding a worker slot.
     :param poll_interval: seconds between status checks.
@@ -64,7 +66,7 @@ class SparkLogExportOperator(BaseOperator):
         operator then returns the landed URI instead of the job id.
     :param destination_conn_id: the store's connection, e.g. ``aws_default``.
     :param overwrite: replace an existing object (re-runs are idempotent); False fails if it exists.
-    :param unpack: also land the ZIP's CSV files under the ZIP's key without ``.zip``.
+    :param unpack: also land the ZIP's CSV (or JSON) files under the ZIP's key without ``.zip``.
 
     With a ``destination`` and Asset ``outlets``, each asset event's extra carries the landed
     ``uri``, ``size`` and ``sha256``, for DAGs scheduled on the asset.
@@ -96,6 +98,7 @@ class SparkLogExportOperator(BaseOperator):
         has_warnings: bool | None = None,
         has_errors: bool | None = None,
         version_id: str | None = None,
+        export_format: ExportFormat = "csv",
         wait_for_completion: bool = True,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         poll_interval: float = 10.0,
@@ -121,6 +124,7 @@ class SparkLogExportOperator(BaseOperator):
         self.has_warnings = has_warnings
         self.has_errors = has_errors
         self.version_id = version_id
+        self.export_format = check_export_format(export_format)
         self.wait_for_completion = wait_for_completion
         self.deferrable = deferrable
         self.poll_interval = seconds(poll_interval, "poll_interval")
@@ -175,13 +179,13 @@ class SparkLogExportOperator(BaseOperator):
         )
         if not self.wait_for_completion:
             # Nothing to go on with in a retry, so nothing is kept: a re-run exports afresh.
-            self.job_id = self.hook.submit_export(self.folder, self.service, filters)
+            self.job_id = self.hook.submit_export(self.folder, self.service, filters, self.export_format)
             return self.job_id
         self.job_id = self._submit_or_reuse(filters, context)
         watch = JobWatch(self.job_id, time.time() + self.job_timeout, self.poll_interval, self.job_timeout)
         if not self.deferrable:
-            self.hook.wait_for_job(self.folder, self.service, watch)
-        elif self.hook.check_job(self.folder, self.service, watch) is not None:
+            self.hook.wait_for_job(self.folder, self.service, watch, self.export_format)
+        elif self.hook.check_job(self.folder, self.service, watch, self.export_format) is not None:
             self._defer(watch)
         return self._finish(context, self.job_id)
 
@@ -189,7 +193,11 @@ class SparkLogExportOperator(BaseOperator):
         """Hand the wait to the triggerer; ``execute_complete`` goes on once the job is done."""
         self.defer(
             trigger=SparkLogJobTrigger.watching(
-                watch, folder=self.folder, service=self.service, spark_conn_id=self.spark_conn_id
+                watch,
+                folder=self.folder,
+                service=self.service,
+                spark_conn_id=self.spark_conn_id,
+                export_format=self.export_format,
             ),
             method_name="execute_complete",
             timeout=deferral_timeout(watch),
@@ -217,6 +225,7 @@ class SparkLogExportOperator(BaseOperator):
             destination_conn_id=self.destination_conn_id,
             overwrite=self.overwrite,
             unpack=self.unpack,
+            export_format=self.export_format,
             start=filters.start,
             end=filters.end,
         )
@@ -237,18 +246,23 @@ class SparkLogExportOperator(BaseOperator):
         a job Spark no longer knows, a new job is submitted.
         """
         store = context.get("task_state_store")
-        request: dict[str, Any] = {"folder": self.folder, "service": self.service, "body": filters.request_body()}
+        request: dict[str, Any] = {
+            "folder": self.folder,
+            "service": self.service,
+            "export_format": self.export_format,
+            "body": filters.request_body(),
+        }
         previous = store.get(STATE_KEY) if store is not None else None
         if isinstance(previous, dict) and previous.get("request") == request:
             job_id = str(previous["job_id"])
             try:
-                self.hook.get_job_status(self.folder, self.service, job_id)
+                self.hook.get_job_status(self.folder, self.service, job_id, self.export_format)
             except SparkLogError as error:
                 self.log.warning("Job %s of a previous try cannot be reused (%s); starting a new one.", job_id, error)
             else:
                 self.log.info("Reusing Spark log export job %s, started by a previous try.", job_id)
                 return job_id
-        job_id = self.hook.submit_export(self.folder, self.service, filters)
+        job_id = self.hook.submit_export(self.folder, self.service, filters, self.export_format)
         if store is not None:
             store.set(STATE_KEY, {"job_id": job_id, "request": request})
         return job_id

@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal, cast
 from urllib.parse import quote, urljoin, urlsplit
 
 from airflow_provider_spark_logs.exceptions import (
@@ -25,6 +25,8 @@ from airflow_provider_spark_logs.protocol.connection import SparkConnectionConfi
 from airflow_provider_spark_logs.timestamps import format_timestamp, to_utc
 from airflow_provider_spark_logs.windows import check_window
 
+ExportFormat = Literal["csv", "json"]
+EXPORT_FORMATS: tuple[ExportFormat, ...] = ("csv", "json")
 EXPIRED_DOWNLOAD_STATUSES = frozenset({401, 403, 404, 410})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 ONE_MS = timedelta(milliseconds=1)
@@ -134,27 +136,41 @@ def path_segment(value: str, name: str) -> str:
     return quote(value, safe="")
 
 
-def _log_url(config: SparkConnectionConfig, folder: str, service: str) -> str:
+def check_export_format(export_format: Any) -> ExportFormat:
+    """``csv`` or ``json``: the endpoint pair (``.../log/downloadcsv`` or ``.../log/downloadjson``) of a job."""
+    if export_format not in EXPORT_FORMATS:
+        raise SparkConfigError(
+            f"export_format must be one of {', '.join(map(repr, EXPORT_FORMATS))}, got {export_format!r}."
+        )
+    return cast(ExportFormat, export_format)
+
+
+def _log_url(config: SparkConnectionConfig, folder: str, service: str, export_format: ExportFormat) -> str:
+    """A job is started, polled and fetched on the endpoint of its format, never the other one."""
     return (
         f"{config.api_root}/folders/{path_segment(folder, 'folder')}"
-        f"/services/{path_segment(service, 'service')}/log/downloadcsv"
+        f"/services/{path_segment(service, 'service')}/log/download{check_export_format(export_format)}"
     )
 
 
-def submit_request(config: SparkConnectionConfig, folder: str, service: str, filters: LogFilters) -> HttpRequest:
+def submit_request(
+    config: SparkConnectionConfig, folder: str, service: str, filters: LogFilters, export_format: ExportFormat = "csv"
+) -> HttpRequest:
     return HttpRequest(
         "POST",
-        _log_url(config, folder, service),
+        _log_url(config, folder, service, export_format),
         what=f"the log export of {folder}/{service}",
         json=filters.request_body(),
         headers={"Content-Type": "application/json", "Accept": "application/json"},
     )
 
 
-def status_request(config: SparkConnectionConfig, folder: str, service: str, job_id: str) -> HttpRequest:
+def status_request(
+    config: SparkConnectionConfig, folder: str, service: str, job_id: str, export_format: ExportFormat = "csv"
+) -> HttpRequest:
     return HttpRequest(
         "GET",
-        f"{_log_url(config, folder, service)}/status/{path_segment(job_id, 'job_id')}",
+        f"{_log_url(config, folder, service, export_format)}/status/{path_segment(job_id, 'job_id')}",
         what=f"the status of log export job {job_id} of {folder}/{service}",
         headers={"Accept": "application/json"},
     )

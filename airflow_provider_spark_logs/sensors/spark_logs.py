@@ -13,6 +13,7 @@ from airflow_provider_spark_logs.arguments import check_names, seconds
 from airflow_provider_spark_logs.exceptions import SparkRetriesExhaustedError
 from airflow_provider_spark_logs.hooks.spark_logs import SparkLogHook
 from airflow_provider_spark_logs.protocol.job_watch import JobWatch
+from airflow_provider_spark_logs.protocol.messages import ExportFormat, check_export_format
 from airflow_provider_spark_logs.triggers.spark_logs import SparkLogJobTrigger, deferral_timeout, job_id_from_event
 
 
@@ -25,6 +26,8 @@ class SparkLogJobSensor(BaseSensorOperator):
     :param job_id: the job (templated), e.g. ``"{{ ti.xcom_pull(task_ids='export') }}"``.
     :param folder: Spark folder of the job (templated).
     :param service: Spark service of the job (templated).
+    :param export_format: ``csv`` (default) or ``json``: the format the job was started with, whose
+        endpoint it is polled on.
     :param deferrable: wait in the triggerer instead of holding a worker slot.
     :param spark_conn_id: the ``coherent_spark`` connection.
     """
@@ -38,6 +41,7 @@ class SparkLogJobSensor(BaseSensorOperator):
         job_id: str,
         folder: str,
         service: str,
+        export_format: ExportFormat = "csv",
         spark_conn_id: str = DEFAULT_CONN_ID,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         poke_interval: float = 10.0,
@@ -48,6 +52,7 @@ class SparkLogJobSensor(BaseSensorOperator):
         self.job_id = job_id
         self.folder = folder
         self.service = service
+        self.export_format = check_export_format(export_format)
         self.spark_conn_id = spark_conn_id
         self.deferrable = deferrable
         check_names(job_id=job_id, folder=folder, service=service)
@@ -59,7 +64,7 @@ class SparkLogJobSensor(BaseSensorOperator):
     def poke(self, context: Context) -> PokeReturnValue:
         check_names(job_id=self.job_id, folder=self.folder, service=self.service)
         try:
-            status = self.hook.get_job_status(self.folder, self.service, self.job_id)
+            status = self.hook.get_job_status(self.folder, self.service, self.job_id, self.export_format)
         except SparkRetriesExhaustedError as error:
             self.log.warning("Spark is not answering for now (%s); poking again later.", error)
             return PokeReturnValue(is_done=False)
@@ -72,11 +77,15 @@ class SparkLogJobSensor(BaseSensorOperator):
         check_names(job_id=self.job_id, folder=self.folder, service=self.service)
         timeout = seconds(self.timeout, "timeout")
         watch = JobWatch(self.job_id, time.time() + timeout, float(self.poke_interval), timeout)
-        if self.hook.check_job(self.folder, self.service, watch) is None:
+        if self.hook.check_job(self.folder, self.service, watch, self.export_format) is None:
             return self.job_id
         self.defer(
             trigger=SparkLogJobTrigger.watching(
-                watch, folder=self.folder, service=self.service, spark_conn_id=self.spark_conn_id
+                watch,
+                folder=self.folder,
+                service=self.service,
+                spark_conn_id=self.spark_conn_id,
+                export_format=self.export_format,
             ),
             method_name="execute_complete",
             timeout=deferral_timeout(watch),

@@ -17,6 +17,7 @@ from airflow_provider_spark_logs.arguments import check_destination, check_names
 from airflow_provider_spark_logs.hooks.spark_logs import SparkLogHook
 from airflow_provider_spark_logs.landing import land_export
 from airflow_provider_spark_logs.operators.spark_logs import announce_landed
+from airflow_provider_spark_logs.protocol.messages import ExportFormat, check_export_format
 
 
 class SparkLogToObjectStorageOperator(BaseOperator):
@@ -29,7 +30,9 @@ class SparkLogToObjectStorageOperator(BaseOperator):
         ``{folder}/{service}/job_{job_id}.zip`` is used (templated; a str or an ``ObjectStoragePath``).
     :param destination_conn_id: the store's connection, e.g. ``aws_default``.
     :param overwrite: replace an existing object (re-runs are idempotent); False fails if it exists.
-    :param unpack: also land the ZIP's CSV files under the ZIP's key without ``.zip``.
+    :param unpack: also land the ZIP's CSV (or JSON) files under the ZIP's key without ``.zip``.
+    :param export_format: ``csv`` (default) or ``json``: the format the job was started with, whose
+        endpoint its download URL is read from.
     :param spark_conn_id: the ``coherent_spark`` connection.
 
     With Asset ``outlets``, each asset event's extra carries the landed ``uri``, ``size`` and
@@ -49,6 +52,7 @@ class SparkLogToObjectStorageOperator(BaseOperator):
         destination_conn_id: str | None = None,
         overwrite: bool = True,
         unpack: bool = False,
+        export_format: ExportFormat = "csv",
         spark_conn_id: str = DEFAULT_CONN_ID,
         **kwargs: Any,
     ) -> None:
@@ -60,6 +64,7 @@ class SparkLogToObjectStorageOperator(BaseOperator):
         self.destination_conn_id = destination_conn_id
         self.overwrite = overwrite
         self.unpack = unpack
+        self.export_format = check_export_format(export_format)
         self.spark_conn_id = spark_conn_id
         check_names(job_id=job_id, folder=folder, service=service)
         check_destination(destination, destination_conn_id)
@@ -79,6 +84,7 @@ class SparkLogToObjectStorageOperator(BaseOperator):
             destination_conn_id=self.destination_conn_id,
             overwrite=self.overwrite,
             unpack=self.unpack,
+            export_format=self.export_format,
         )
         announce_landed(landed, self.outlets, context)
         return landed.uri

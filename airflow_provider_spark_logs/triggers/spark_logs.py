@@ -19,6 +19,7 @@ from airflow_provider_spark_logs._compat import BaseTrigger, TriggerEvent
 from airflow_provider_spark_logs.exceptions import SparkJobError, SparkJobTimeoutError, SparkLogError
 from airflow_provider_spark_logs.hooks.spark_logs import SparkLogHook
 from airflow_provider_spark_logs.protocol.job_watch import JobWatch
+from airflow_provider_spark_logs.protocol.messages import ExportFormat, check_export_format
 
 SUCCESS, ERROR, TIMEOUT = "success", "error", "timeout"
 
@@ -33,6 +34,7 @@ class SparkLogJobTrigger(BaseTrigger):
 
     :param deadline: epoch seconds (``time.time()``) after which the event is a timeout.
     :param job_timeout: the operator's timeout in seconds, for the timeout message.
+    :param export_format: ``csv`` or ``json``, the endpoint the job was started on and is polled on.
     """
 
     def __init__(
@@ -45,6 +47,7 @@ class SparkLogJobTrigger(BaseTrigger):
         poll_interval: float = 10.0,
         job_timeout: float = 3600.0,
         spark_conn_id: str = DEFAULT_CONN_ID,
+        export_format: ExportFormat = "csv",
     ) -> None:
         super().__init__()
         self.job_id = job_id
@@ -54,9 +57,12 @@ class SparkLogJobTrigger(BaseTrigger):
         self.poll_interval = float(poll_interval)
         self.job_timeout = float(job_timeout)
         self.spark_conn_id = spark_conn_id
+        self.export_format = check_export_format(export_format)
 
     @classmethod
-    def watching(cls, watch: JobWatch, *, folder: str, service: str, spark_conn_id: str) -> SparkLogJobTrigger:
+    def watching(
+        cls, watch: JobWatch, *, folder: str, service: str, spark_conn_id: str, export_format: ExportFormat
+    ) -> SparkLogJobTrigger:
         """The trigger that goes on with a watch that a worker started."""
         return cls(
             job_id=watch.job_id,
@@ -66,6 +72,7 @@ class SparkLogJobTrigger(BaseTrigger):
             poll_interval=watch.poll_interval,
             job_timeout=watch.job_timeout,
             spark_conn_id=spark_conn_id,
+            export_format=export_format,
         )
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
@@ -79,6 +86,7 @@ class SparkLogJobTrigger(BaseTrigger):
                 "poll_interval": self.poll_interval,
                 "job_timeout": self.job_timeout,
                 "spark_conn_id": self.spark_conn_id,
+                "export_format": self.export_format,
             },
         )
 
@@ -95,7 +103,7 @@ class SparkLogJobTrigger(BaseTrigger):
             yield self._event(SUCCESS)
 
     async def _wait(self, hook: SparkLogHook, watch: JobWatch) -> None:
-        while (wait := await hook.acheck_job(self.folder, self.service, watch)) is not None:
+        while (wait := await hook.acheck_job(self.folder, self.service, watch, self.export_format)) is not None:
             if watch.progress_changed:
                 self.log.info("Spark log export job %s: %g%% done.", self.job_id, watch.last_progress)
             await asyncio.sleep(wait)

@@ -81,7 +81,16 @@ def test_defers_with_primitives_and_no_secret(emulator, connect):
     trigger = deferred.value.trigger
     path, kwargs = trigger.serialize()
     assert path == "airflow_provider_spark_logs.triggers.spark_logs.SparkLogJobTrigger"
-    assert set(kwargs) == {"job_id", "folder", "service", "deadline", "poll_interval", "job_timeout", "spark_conn_id"}
+    assert set(kwargs) == {
+        "job_id",
+        "folder",
+        "service",
+        "deadline",
+        "poll_interval",
+        "job_timeout",
+        "spark_conn_id",
+        "export_format",
+    }
     assert all(isinstance(v, str | int | float) for v in kwargs.values())
     assert kwargs["job_id"] == op.job_id
     assert before + 600 <= kwargs["deadline"] <= time.time() + 600

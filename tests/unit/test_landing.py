@@ -1,4 +1,4 @@
-"""Landing rules without I/O: object names, safe CSV member names, destinations checked at parse time."""
+"""Landing rules without I/O: object names, safe CSV and JSON member names, destinations checked at parse time."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from airflow_provider_spark_logs.destinations import default_object_name
 from airflow_provider_spark_logs.exceptions import SparkConfigError
-from airflow_provider_spark_logs.landing import csv_members
+from airflow_provider_spark_logs.landing import export_members
 from airflow_provider_spark_logs.operators.spark_logs import SparkLogExportOperator
 from airflow_provider_spark_logs.transfers.spark_logs_to_object_storage import SparkLogToObjectStorageOperator
 from tests.helpers import DAY_END, DAY_START
@@ -22,13 +22,17 @@ def test_default_names():
     assert default_object_name("../x", "a/b", None, None, "job/1") == "x/a_b/job_job_1.zip"
 
 
-def test_member_names_cannot_escape_the_prefix():
+@pytest.mark.parametrize("export_format", ["csv", "json"])
+def test_member_names_cannot_escape_the_prefix(export_format):
     buffer = io.BytesIO()
+    names = ["../../evil", "/etc/abs", "dir/inner", "..\\win"]
     with zipfile.ZipFile(buffer, "w") as archive:
-        for name in ["../../evil.csv", "/etc/abs.csv", "dir/inner.csv", "..\\win.csv", "notes.txt", "sub/"]:
+        for name in [*(f"{n}.{export_format}" for n in names), "notes.txt", "other.xml", "sub/"]:
             archive.writestr(name, "x")
     with zipfile.ZipFile(buffer) as archive:
-        assert [name for _, name in csv_members(archive)] == ["evil.csv", "abs.csv", "inner.csv", "win.csv"]
+        assert [name for _, name in export_members(archive, export_format)] == [
+            f"{n}.{export_format}" for n in ("evil", "abs", "inner", "win")
+        ]
 
 
 @pytest.mark.parametrize("destination", ["nosuchscheme://bucket/key.zip", ""])

@@ -7,6 +7,10 @@ from datetime import datetime, timedelta
 import pytest
 
 from airflow_provider_spark_logs.exceptions import SparkConfigError, SparkJobError, SparkJobTimeoutError
+from airflow_provider_spark_logs.operators.spark_logs import SparkLogExportOperator
+from airflow_provider_spark_logs.sensors.spark_logs import SparkLogJobSensor
+from airflow_provider_spark_logs.transfers.spark_logs_to_object_storage import SparkLogToObjectStorageOperator
+from airflow_provider_spark_logs.triggers.spark_logs import SparkLogJobTrigger
 from tests.helpers import CONTEXT, DAY_END, DAY_START, UTC, export_op, sensor
 
 
@@ -90,3 +94,17 @@ def test_execute_complete_fails_loudly(event, error, text):
 def test_sensor_rejects_bad_literals(kwargs, name):
     with pytest.raises(SparkConfigError, match=name):
         sensor(**kwargs)
+
+
+@pytest.mark.parametrize("export_format", ["xml", "CSV", None])
+def test_a_wrong_export_format_fails_at_parse_time(export_format):
+    common = {"folder": "f", "service": "s", "export_format": export_format}
+    builders = [
+        lambda: SparkLogExportOperator(task_id="export", **common),
+        lambda: SparkLogJobSensor(task_id="wait", job_id="j", **common),
+        lambda: SparkLogToObjectStorageOperator(task_id="land", job_id="j", destination="file:///tmp/x.zip", **common),
+        lambda: SparkLogJobTrigger(job_id="j", deadline=0, **common),
+    ]
+    for build in builders:
+        with pytest.raises(SparkConfigError, match=r"export_format must be one of 'csv', 'json', got"):
+            build()
