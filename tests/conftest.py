@@ -26,10 +26,8 @@ import pytest
 os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="spark-logs-airflow-home-"))
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 
-from airflow_provider_spark_logs.hooks.spark_logs import SparkLogHook
-from airflow_provider_spark_logs.operators.spark_logs import SparkLogExportOperator
 from airflow_provider_spark_logs.testing import SparkEmulator
-from tests.helpers import CONTEXT, AirflowCli, wait_until
+from tests.helpers import AirflowCli, finish_a_job, wait_until
 
 Connect = Callable[..., str]
 TESTS = Path(__file__).resolve().parent
@@ -70,8 +68,15 @@ def _no_sockets_in_unit_tests(request: pytest.FixtureRequest, monkeypatch: pytes
 
 
 @pytest.fixture
-def emulator() -> Iterator[SparkEmulator]:
-    with SparkEmulator(job_seconds=0.3) as emu:
+def emulator_options() -> dict[str, Any]:
+    """How ``emulator`` is started. A test module that needs other settings overrides this fixture
+    (not ``emulator``), so that ``connect`` and ``airflow_cli`` still reach the one emulator."""
+    return {"job_seconds": 0.3}
+
+
+@pytest.fixture
+def emulator(emulator_options: dict[str, Any]) -> Iterator[SparkEmulator]:
+    with SparkEmulator(**emulator_options) as emu:
         yield emu
 
 
@@ -91,13 +96,9 @@ def connect(monkeypatch: pytest.MonkeyPatch, emulator: SparkEmulator) -> Connect
 
 @pytest.fixture
 def finished_job(emulator: SparkEmulator, connect: Connect) -> str:
-    """A job over the day 2026-01-01 whose ZIP is ready."""
+    """A job over the day 2026-01-01 whose ZIP is ready; the emulator has forgotten the requests that made it."""
     connect()
-    emulator.job_seconds = 0
-    op = SparkLogExportOperator(task_id="export", folder="Pricing", service="Motor Quote", wait_for_completion=False)
-    job_id = op.execute(CONTEXT)
-    hook = SparkLogHook()
-    wait_until(lambda: hook.get_job_status("Pricing", "Motor Quote", job_id).done)
+    job_id = finish_a_job(emulator)
     emulator.clear_requests()
     return job_id
 

@@ -16,10 +16,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any
 
+from airflow_provider_spark_logs.hooks.spark_logs import SparkLogHook
 from airflow_provider_spark_logs.operators.spark_logs import SparkLogExportOperator
+from airflow_provider_spark_logs.protocol.messages import LogFilters
 from airflow_provider_spark_logs.sensors.spark_logs import SparkLogJobSensor
 from airflow_provider_spark_logs.spool import Spool
 from airflow_provider_spark_logs.transfers.spark_logs_to_object_storage import SparkLogToObjectStorageOperator
+from airflow_provider_spark_logs.triggers.spark_logs import SparkLogJobTrigger
 
 UTC = timezone.utc
 DAY_START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -51,12 +54,16 @@ def sensor(**kwargs):
     return SparkLogJobSensor(**{**defaults, **kwargs})
 
 
-def land(job_id, destination, **kwargs):
-    """Land a finished Pricing/Motor Quote job with the transfer operator; its landed URI."""
-    op = SparkLogToObjectStorageOperator(
+def land_op(job_id, destination, **kwargs):
+    """The transfer operator for a finished Pricing/Motor Quote job; ``kwargs`` go to it."""
+    return SparkLogToObjectStorageOperator(
         task_id="land", job_id=job_id, folder="Pricing", service="Motor Quote", destination=destination, **kwargs
     )
-    return op.execute({})
+
+
+def land(job_id, destination, **kwargs):
+    """Land a finished Pricing/Motor Quote job with the transfer operator; its landed URI."""
+    return land_op(job_id, destination, **kwargs).execute({})
 
 
 def expected_ids(emulator):
@@ -84,14 +91,42 @@ def call_ids_in(archive: zipfile.ZipFile | Path | IO[bytes]) -> list[str]:
     return ids
 
 
-def first_event(trigger):
-    """The first event of a trigger's ``run()``, as the triggerer would take it."""
+def first_event(trigger, timeout: float = 30.0):
+    """The first event of a trigger's ``run()``, as the triggerer would take it; one must come."""
 
     async def collect():
         async for event in trigger.run():
             return event.payload
+        raise AssertionError("the trigger ended without an event")
 
-    return asyncio.run(collect())
+    return asyncio.run(asyncio.wait_for(collect(), timeout=timeout))
+
+
+def trigger_for(job_id, deadline_in=10.0, **kwargs):
+    """A trigger watching ``job_id`` of Pricing/Motor Quote, polling quickly, ``deadline_in`` seconds from now."""
+    return SparkLogJobTrigger(
+        job_id=job_id,
+        folder="Pricing",
+        service="Motor Quote",
+        deadline=time.time() + deadline_in,
+        poll_interval=0.05,
+        job_timeout=deadline_in,
+        **kwargs,
+    )
+
+
+def finish_a_job(emulator, timeout: float = 30.0) -> str:
+    """Export the day DAY_START..DAY_END through the current connection and wait for its ZIP; the job id."""
+    emulator.job_seconds = 0
+    job_id = SparkLogHook().submit_export("Pricing", "Motor Quote", LogFilters(start=DAY_START, end=DAY_END))
+    wait_until_done(job_id, timeout)
+    return job_id
+
+
+def wait_until_done(job_id, timeout: float = 10.0) -> None:
+    """Wait until the Pricing/Motor Quote job ``job_id`` is done, as seen through the current connection."""
+    hook = SparkLogHook()
+    wait_until(lambda: hook.get_job_status("Pricing", "Motor Quote", job_id).done, timeout=timeout)
 
 
 class TaskStateStore:

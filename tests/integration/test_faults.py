@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from email.utils import format_datetime
 
 import pytest
@@ -25,15 +25,10 @@ from airflow_provider_spark_logs.exceptions import (
     SparkProtocolError,
     SparkRetriesExhaustedError,
 )
-from airflow_provider_spark_logs.operators.spark_logs import SparkLogExportOperator
 from airflow_provider_spark_logs.testing import Fault, SparkEmulator
 from airflow_provider_spark_logs.triggers.spark_logs import SparkLogJobTrigger
-from tests.helpers import TaskStateStore, call_ids_in, first_event
+from tests.helpers import CONTEXT, DAY_END, DAY_START, UTC, TaskStateStore, call_ids_in, export_op, first_event
 
-UTC = timezone.utc
-DAY_START = datetime(2026, 1, 1, tzinfo=UTC)
-DAY_END = datetime(2026, 1, 2, tzinfo=UTC)
-CONTEXT = {"data_interval_start": DAY_START, "data_interval_end": DAY_END}
 KEY = "Pricing/Motor_Quote/20260101T000000Z_20260102T000000Z.zip"
 
 
@@ -44,17 +39,10 @@ def rebuilt(trigger):
     return SparkLogJobTrigger(**serde.deserialize(serde.serialize(kwargs)))
 
 
-def export_op(lake, **kwargs):
-    defaults = {
-        "task_id": "export",
-        "folder": "Pricing",
-        "service": "Motor Quote",
-        "destination": f"file://{lake}/",
-        "poll_interval": 0.2,
-        "job_timeout": 60,
-        "deferrable": True,
-    }
-    return SparkLogExportOperator(**{**defaults, **kwargs})
+def export_to(lake, **kwargs):
+    """The export as a production DAG would run it: deferrable, landing in ``lake``; ``kwargs`` override."""
+    defaults = {"destination": f"file://{lake}/", "poll_interval": 0.2, "job_timeout": 60, "deferrable": True}
+    return export_op(**{**defaults, **kwargs})
 
 
 def run_task(op, context=CONTEXT):
@@ -109,7 +97,7 @@ def test_429_with_retry_after_waits_and_lands(lake, emulator, connect, target, h
     if headers == "http-date":
         headers = {"Retry-After": http_date(2)}
     emulator.inject(Fault(target, "status", status=429, headers=headers))
-    run_task(export_op(lake))
+    run_task(export_to(lake))
     assert_landed_the_day(lake, emulator)
     refused, *_, retried = (r for r in requests_to(emulator, target) if r.status in (429, 200))
     assert refused.status == 429
@@ -122,7 +110,7 @@ def test_bursts_of_proxy_errors_are_ridden_out(lake, emulator, connect, target):
     emulator.job_seconds = 0.3
     for status in (502, 503, 504):
         emulator.inject(Fault(target, "status", status=status, html=True))
-    run_task(export_op(lake))
+    run_task(export_to(lake))
     assert_landed_the_day(lake, emulator)
     assert [r.status for r in requests_to(emulator, target)][:3] == [502, 503, 504]
 
@@ -132,7 +120,7 @@ def test_connection_resets_are_retried(lake, emulator, connect, target):
     connect()
     emulator.job_seconds = 0.3
     emulator.inject(Fault(target, "reset", times=2))
-    run_task(export_op(lake))
+    run_task(export_to(lake))
     assert_landed_the_day(lake, emulator)
 
 
@@ -141,7 +129,7 @@ def test_a_response_slower_than_the_timeout_is_retried(lake, emulator, connect):
     emulator.job_seconds = 0.3
     emulator.inject(Fault("status", "delay", seconds=2))
     started = time.monotonic()
-    run_task(export_op(lake))
+    run_task(export_to(lake))
     assert_landed_the_day(lake, emulator)
     assert time.monotonic() - started < 10
 
@@ -149,7 +137,7 @@ def test_a_response_slower_than_the_timeout_is_retried(lake, emulator, connect):
 def test_an_oauth2_token_expiring_during_a_long_job(lake, connect):
     with SparkEmulator(token_ttl=1, job_seconds=3) as emu:
         connect("oauth2", host=emu.base_url, extra={"token_url": emu.token_url})
-        run_task(export_op(lake, poll_interval=0.3))
+        run_task(export_to(lake, poll_interval=0.3))
         assert_landed_the_day(lake, emu)
         assert len(requests_to(emu, "token")) >= 3
         assert all(r.status == 200 for r in emu.requests), "no failed call surfaced"
@@ -159,7 +147,7 @@ def test_a_download_cut_off_once(lake, emulator, connect):
     connect()
     emulator.job_seconds = 0.3
     emulator.inject(Fault("download", "truncate"))
-    run_task(export_op(lake))
+    run_task(export_to(lake))
     assert_landed_the_day(lake, emulator)
 
 
@@ -167,7 +155,7 @@ def test_an_expired_download_url(lake, emulator, connect):
     connect()
     emulator.job_seconds = 0.3
     emulator.inject(Fault("download", "expired", status=403))
-    run_task(export_op(lake))
+    run_task(export_to(lake))
     assert_landed_the_day(lake, emulator)
     refused, fetched = requests_to(emulator, "download")
     assert (refused.status, fetched.status) == (403, 200)
@@ -177,7 +165,7 @@ def test_an_expired_download_url(lake, emulator, connect):
 def test_a_triggerer_restart_while_polling(lake, emulator, connect):
     connect()
     emulator.job_seconds = 2
-    op = export_op(lake, poll_interval=0.2)
+    op = export_to(lake, poll_interval=0.2)
     with pytest.raises(TaskDeferred) as deferred:
         op.execute(CONTEXT)
     first = rebuilt(deferred.value.trigger)
@@ -207,8 +195,8 @@ def test_a_worker_lost_after_submit_reuses_the_job(lake, emulator, connect):
     store = TaskStateStore()
     context = {**CONTEXT, "task_state_store": store}
     with pytest.raises(TaskDeferred):
-        export_op(lake).execute(context)  # the worker dies here: the deferral never reaches Airflow
-    run_task(export_op(lake), context)
+        export_to(lake).execute(context)  # the worker dies here: the deferral never reaches Airflow
+    run_task(export_to(lake), context)
     assert len(requests_to(emulator, "submit")) == 1
     assert_landed_the_day(lake, emulator)
 
@@ -217,8 +205,8 @@ def test_a_worker_lost_without_a_state_store_exports_once_more(lake, emulator, c
     connect()
     emulator.job_seconds = 0.5
     with pytest.raises(TaskDeferred):
-        export_op(lake).execute(CONTEXT)
-    run_task(export_op(lake))
+        export_to(lake).execute(CONTEXT)
+    run_task(export_to(lake))
     assert len(requests_to(emulator, "submit")) == 2
     assert_landed_the_day(lake, emulator)
 
@@ -239,7 +227,7 @@ def assert_reported(lake, error, *needles, secrets=()):
 def test_wrong_credentials(lake, emulator, connect, auth_type):
     connect(auth_type, password="wrong-secret-value-123")
     with pytest.raises(SparkAuthError) as error:
-        run_task(export_op(lake))
+        run_task(export_to(lake))
     assert_reported(
         lake,
         error,
@@ -254,7 +242,7 @@ def test_unknown_folder_or_service(lake, connect):
     with SparkEmulator(services=[("Pricing", "Home Quote")]) as emu:
         connect(host=emu.base_url)
         with pytest.raises(SparkNotFoundError) as error:
-            run_task(export_op(lake))
+            run_task(export_to(lake))
         assert_reported(lake, error, "Pricing", "Motor Quote", "HTTP 404", secrets=[emu.api_key])
 
 
@@ -262,7 +250,7 @@ def test_a_400_carries_the_apis_message(lake, emulator, connect):
     connect()
     emulator.inject(Fault("submit", "status", status=400, message="call_ids must be uuids"))
     with pytest.raises(SparkApiError) as error:
-        run_task(export_op(lake))
+        run_task(export_to(lake))
     assert_reported(lake, error, "HTTP 400", "call_ids must be uuids")
 
 
@@ -270,7 +258,7 @@ def test_a_400_carries_the_apis_message(lake, emulator, connect):
 def test_a_job_that_errors(lake, emulator, connect, deferrable):
     connect()
     emulator.inject(Fault("status", "job_error", message="Export failed: disk full"))
-    op = export_op(lake, deferrable=deferrable)
+    op = export_to(lake, deferrable=deferrable)
     with pytest.raises(SparkLogError) as error:
         run_task(op)
     assert_reported(lake, error, op.job_id, "Export failed: disk full")
@@ -280,7 +268,7 @@ def test_a_job_that_errors(lake, emulator, connect, deferrable):
 def test_a_job_that_never_finishes(lake, emulator, connect, deferrable):
     connect()
     emulator.inject(Fault("status", "never_finish", progress=42))
-    op = export_op(lake, deferrable=deferrable, job_timeout=1)
+    op = export_to(lake, deferrable=deferrable, job_timeout=1)
     with pytest.raises(SparkJobTimeoutError) as error:
         run_task(op)
     assert_reported(lake, error, op.job_id, "job_timeout=1 s", "last progress 42%", "Raise job_timeout")
@@ -290,7 +278,7 @@ def test_retries_exhausted(lake, emulator, connect):
     connect(extra={"max_retries": 2})
     emulator.inject(Fault("submit", "status", status=503, html=True, times=3))
     with pytest.raises(SparkRetriesExhaustedError) as error:
-        run_task(export_op(lake))
+        run_task(export_to(lake))
     assert_reported(lake, error, "after 3 attempts", "max_retries=2", "HTTP 503")
 
 
@@ -309,7 +297,7 @@ def test_malformed_status_answers_are_protocol_errors(lake, emulator, connect, b
     connect()
     emulator.inject(Fault("status", "status", status=200, body=body))
     with pytest.raises(SparkProtocolError) as error:
-        run_task(export_op(lake))
+        run_task(export_to(lake))
     assert_reported(lake, error, field)
 
 
@@ -317,7 +305,7 @@ def test_a_malformed_submit_answer_names_the_field(lake, emulator, connect):
     connect()
     emulator.inject(Fault("submit", "status", status=200, body='{"response_data": {"job": "x"}}'))
     with pytest.raises(SparkProtocolError) as error:
-        run_task(export_op(lake))
+        run_task(export_to(lake))
     assert_reported(lake, error, "response_data.job_id")
 
 
@@ -350,7 +338,7 @@ BAD_CONNECTIONS = [
 def test_bad_arguments_are_rejected_at_parse_time(lake, emulator, connect, arguments, name):
     connect()
     with pytest.raises(SparkConfigError, match=name):
-        export_op(lake, **arguments)
+        export_to(lake, **arguments)
     assert emulator.requests == []
 
 
@@ -358,13 +346,13 @@ def test_bad_arguments_are_rejected_at_parse_time(lake, emulator, connect, argum
 def test_bad_connections_are_rejected_before_any_http_call(lake, emulator, connect, changes, name):
     connect(**changes)
     with pytest.raises(SparkConfigError, match=name):
-        run_task(export_op(lake))
+        run_task(export_to(lake))
     assert emulator.requests == []
 
 
 def test_naive_datetimes_are_taken_as_utc(lake, emulator, connect):
     connect()
-    op = export_op(
+    op = export_to(
         lake, log_start=datetime(2026, 1, 1), log_end="2026-01-02T00:00:00", destination=None, wait_for_completion=False
     )
     run_task(op)

@@ -11,26 +11,22 @@ import pytest
 
 from airflow_provider_spark_logs._compat import TaskDeferred
 from airflow_provider_spark_logs.exceptions import SparkConfigError, SparkJobTimeoutError
-from airflow_provider_spark_logs.hooks.spark_logs import SparkLogHook
 from airflow_provider_spark_logs.testing import Fault
 from airflow_provider_spark_logs.triggers.spark_logs import SparkLogJobTrigger
-from tests.helpers import CONTEXT, DAY_END, TaskStateStore, export_op, first_event, sensor, wait_until
+from tests.helpers import (
+    CONTEXT,
+    DAY_END,
+    TaskStateStore,
+    export_op,
+    first_event,
+    sensor,
+    trigger_for,
+    wait_until_done,
+)
 
 
 def submits(emulator):
     return [r for r in emulator.requests if r.target == "submit"]
-
-
-def trigger_for(job_id, deadline_in=10.0, **kwargs):
-    return SparkLogJobTrigger(
-        job_id=job_id,
-        folder="Pricing",
-        service="Motor Quote",
-        deadline=time.time() + deadline_in,
-        poll_interval=0.05,
-        job_timeout=deadline_in,
-        **kwargs,
-    )
 
 
 # ------------------------------------------------------------------ bad input, once rendered
@@ -101,11 +97,6 @@ def test_defers_with_primitives_and_no_secret(emulator, connect):
     assert emulator.api_key not in text
     assert emulator.docstore_url not in text
     assert [r.target for r in emulator.requests] == ["submit", "status"]
-
-
-def wait_until_done(job_id):
-    hook = SparkLogHook()
-    wait_until(lambda: hook.get_job_status("Pricing", "Motor Quote", job_id).done)
 
 
 def abandoned_try(context):

@@ -16,12 +16,10 @@ import contextlib
 import json
 import socket
 import sqlite3
-import time
 import traceback
 import uuid
 import zlib
 from collections.abc import Iterable, Iterator
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -38,17 +36,19 @@ from airflow_provider_spark_logs.exceptions import (
     SparkRetriesExhaustedError,
 )
 from airflow_provider_spark_logs.hooks.spark_logs import SparkLogHook
-from airflow_provider_spark_logs.operators.spark_logs import SparkLogExportOperator
 from airflow_provider_spark_logs.sensors.spark_logs import SparkLogJobSensor
 from airflow_provider_spark_logs.testing import Fault, SparkEmulator
-from airflow_provider_spark_logs.transfers.spark_logs_to_object_storage import SparkLogToObjectStorageOperator
-from airflow_provider_spark_logs.triggers.spark_logs import SparkLogJobTrigger
+from tests.helpers import (
+    CONTEXT,
+    export_op,
+    finish_a_job,
+    first_event,
+    land_op,
+    trigger_for,
+    wait_until_done,
+)
 
-UTC = timezone.utc
 TEST_DAGS = Path(__file__).resolve().parent / "dags"
-DAY_START = datetime(2026, 1, 1, tzinfo=UTC)
-DAY_END = datetime(2026, 1, 2, tzinfo=UTC)
-CONTEXT = {"data_interval_start": DAY_START, "data_interval_end": DAY_END}
 AUTH_TYPES = ("api_key", "bearer", "oauth2")
 CREDENTIAL_HEADERS = ("x-synthetic-key", "x-tenant-name", "authorization")
 TOKENS_FRAGMENT = "/tokens/"
@@ -65,25 +65,15 @@ WRONG_SECRET = f"LEAKCHECK-wrong-{_RUN}"
 
 
 @pytest.fixture
-def emulator() -> Iterator[SparkEmulator]:
-    """The emulator with known secrets; conftest's ``connect`` and ``airflow_cli`` use this one."""
-    with SparkEmulator(
-        api_key=API_KEY,
-        bearer_token=BEARER_TOKEN,
-        client_id=CLIENT_ID,
-        client_secret=CLIENT_SECRET,
-        job_seconds=1,
-    ) as emu:
-        yield emu
-
-
-def wait_until(condition, timeout: float = 15.0, interval: float = 0.05) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (result := condition()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        time.sleep(interval)
-    return result
+def emulator_options() -> dict[str, Any]:
+    """Secrets known to this module, to search for: conftest's ``emulator`` starts with these."""
+    return {
+        "api_key": API_KEY,
+        "bearer_token": BEARER_TOKEN,
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+        "job_seconds": 1,
+    }
 
 
 def issued_tokens(emulator: SparkEmulator) -> set[str]:
@@ -173,47 +163,6 @@ def used_credential(emulator: SparkEmulator, auth_type: str) -> bool:
 
 def saw_header_value(emulator: SparkEmulator, value: str) -> bool:
     return any(value in v for r in emulator.requests for v in r.headers.values())
-
-
-def first_event(trigger: SparkLogJobTrigger) -> dict[str, Any]:
-    """The first event of a trigger's ``run()``, as the triggerer would take it."""
-
-    async def collect() -> dict[str, Any]:
-        async for event in trigger.run():
-            return event.payload
-        raise AssertionError("the trigger ended without an event")
-
-    return asyncio.run(asyncio.wait_for(collect(), timeout=30))
-
-
-def trigger_for(job_id: str, deadline_in: float = 15.0) -> SparkLogJobTrigger:
-    return SparkLogJobTrigger(
-        job_id=job_id,
-        folder="Pricing",
-        service="Motor Quote",
-        deadline=time.time() + deadline_in,
-        poll_interval=0.05,
-        job_timeout=deadline_in,
-    )
-
-
-def export_op(**kwargs: Any) -> SparkLogExportOperator:
-    defaults = {"task_id": "export", "folder": "Pricing", "service": "Motor Quote", "poll_interval": 0.1}
-    return SparkLogExportOperator(**{**defaults, **kwargs})
-
-
-def land_op(job_id: str, destination: str, **kwargs: Any) -> SparkLogToObjectStorageOperator:
-    return SparkLogToObjectStorageOperator(
-        task_id="land", job_id=job_id, folder="Pricing", service="Motor Quote", destination=destination, **kwargs
-    )
-
-
-def finished_job(emulator: SparkEmulator) -> str:
-    emulator.job_seconds = 0
-    job_id = export_op(wait_for_completion=False).execute(CONTEXT)
-    hook = SparkLogHook()
-    wait_until(lambda: hook.get_job_status("Pricing", "Motor Quote", job_id).done)
-    return job_id
 
 
 # ------------------------------------------------------------------ the metadata DB and the home
@@ -330,7 +279,7 @@ def test_deferrals_carry_no_secret(emulator, connect, auth_type, capsys):
     connect(auth_type)
     emulator.job_seconds = 0.5
     done_job = export_op(wait_for_completion=False).execute(CONTEXT)
-    wait_until(lambda: SparkLogHook().get_job_status("Pricing", "Motor Quote", done_job).done)
+    wait_until_done(done_job, timeout=15)
     emulator.job_seconds = 60
     deferrals = []
     with pytest.raises(TaskDeferred) as deferred:
@@ -432,7 +381,7 @@ def _export(emulator: SparkEmulator, tmp_path: Path) -> Any:
 
 
 def _land(emulator: SparkEmulator, tmp_path: Path) -> Any:
-    return land_op(finished_job(emulator), f"file://{tmp_path}/lake/day.zip").execute({})
+    return land_op(finish_a_job(emulator), f"file://{tmp_path}/lake/day.zip").execute({})
 
 
 def _export_and_land(emulator: SparkEmulator, tmp_path: Path) -> Any:
@@ -564,7 +513,7 @@ def test_missing_s3_bucket_error_carries_no_secret(tmp_path, emulator, connect, 
     connect("api_key")
     bucket = f"missing-{uuid.uuid4().hex[:12]}"
     with pytest.raises(SparkLandingError, match=bucket) as raised:
-        land_op(finished_job(emulator), f"s3://{bucket}/day.zip", destination_conn_id="aws_default").execute({})
+        land_op(finish_a_job(emulator), f"s3://{bucket}/day.zip", destination_conn_id="aws_default").execute({})
     assert used_credential(emulator, "api_key")
     assert download_secrets(emulator)
     secrets = all_secrets(emulator, s3.conn["password"])
@@ -583,7 +532,7 @@ def credentialed(record) -> bool:
 @pytest.mark.parametrize("auth_type", AUTH_TYPES)
 def test_download_from_the_document_store_carries_no_credentials(tmp_path, emulator, connect, auth_type):
     connect(auth_type)
-    land_op(finished_job(emulator), f"file://{tmp_path}/day.zip").execute({})
+    land_op(finish_a_job(emulator), f"file://{tmp_path}/day.zip").execute({})
     api_calls = [r for r in emulator.requests if r.server == "api" and r.target in ("submit", "status")]
     docstore = [r for r in emulator.requests if r.server == "docstore"]
     assert api_calls
@@ -611,7 +560,7 @@ def test_credentials_do_not_follow_a_download_redirect_back_to_the_document_stor
 ):
     """docstore -> (302) API origin -> (302) docstore: no hop gets credentials, not even the API's own."""
     connect(auth_type)
-    job_id = finished_job(emulator)
+    job_id = finish_a_job(emulator)
     emulator.inject(Fault("download", "redirect", times=2))
     land_op(job_id, f"file://{tmp_path}/day.zip").execute({})
     downloads = [(r.server, r.status) for r in emulator.requests if r.target == "download"]
@@ -623,7 +572,7 @@ def test_credentials_do_not_follow_a_download_redirect_back_to_the_document_stor
 @pytest.mark.parametrize("auth_type", AUTH_TYPES)
 def test_credentials_never_go_to_a_third_origin(tmp_path, emulator, connect, auth_type):
     connect(auth_type)
-    job_id = finished_job(emulator)
+    job_id = finish_a_job(emulator)
     with SparkEmulator() as elsewhere:
         emulator.inject(Fault("download", "redirect", times=2, location=f"{elsewhere.base_url}/elsewhere/x.zip"))
         with pytest.raises(SparkApiError) as raised:
@@ -690,7 +639,7 @@ def _closed_port() -> int:
 def test_unreachable_document_store_error_carries_no_download_url(tmp_path, emulator, connect, capsys, auth_type):
     """The network error of a download names its URL: it must not reach the error text or its chain."""
     connect(auth_type, extra={"max_retries": 0})
-    job_id = finished_job(emulator)
+    job_id = finish_a_job(emulator)
     url = SparkLogHook().get_job_status("Pricing", "Motor Quote", job_id).download_url
     unreachable = f"http://127.0.0.1:{_closed_port()}{urlsplit(url).path}"
     emulator.inject(Fault("download", "redirect", location=unreachable))

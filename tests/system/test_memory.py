@@ -9,29 +9,17 @@ import subprocess
 import sys
 from pathlib import Path
 
-from airflow_provider_spark_logs.hooks.spark_logs import SparkLogHook
-from airflow_provider_spark_logs.protocol.messages import LogFilters
-from tests.helpers import wait_until
+from tests.helpers import finish_a_job
 
 MIB = 2**20
 SCRIPT = Path(__file__).with_name("land_and_measure.py")
 
 
-def finished_job(hook: SparkLogHook) -> str:
-    job_id = hook.submit_export(
-        "Pricing", "Motor Quote", LogFilters(start="2026-01-01T00:00:00Z", end="2026-01-02T00:00:00Z")
-    )
-    wait_until(lambda: hook.get_job_status("Pricing", "Motor Quote", job_id).done, timeout=120, interval=0.2)
-    return job_id
-
-
 def test_a_200_mib_zip_lands_in_bounded_memory(emulator, connect, s3):
     connect()
-    emulator.job_seconds = 0
-    hook = SparkLogHook()
-    small = finished_job(hook)
+    small = finish_a_job(emulator, timeout=120)
     emulator.zip_padding_bytes = 200 * MIB
-    big = finished_job(hook)
+    big = finish_a_job(emulator, timeout=120)
     result = subprocess.run(
         [sys.executable, str(SCRIPT), small, big, f"s3://{s3.name}/memory/"],
         env=os.environ,
