@@ -799,7 +799,8 @@ def test_airflow_connection_shapes(emu):
         emu.airflow_connection("kerberos")
 
 
-def test_stop_frees_ports_and_temp_files_and_is_idempotent():
+def test_stop_frees_ports_and_temp_files_and_is_idempotent(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # other processes' emulators stay out of sight
     before = set(Path(tempfile.gettempdir()).glob("spark-emulator-*"))
     emu = SparkEmulator(job_seconds=0).start()
     ports = [int(url.rsplit(":", 1)[1]) for url in (emu.base_url, emu.docstore_url)]
