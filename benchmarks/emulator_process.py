@@ -20,7 +20,8 @@ from urllib.parse import quote
 import requests
 
 FOLDER, SERVICE = "Pricing", "Motor Quote"
-WINDOW = {"request_data": {"start_date": "2026-01-01T00:00:00.000Z", "end_date": "2026-01-01T23:59:59.999Z"}}
+#: One minute of history: a small ZIP, so that thousands of jobs cost the emulator little to build.
+WINDOW = {"request_data": {"start_date": "2026-01-01T12:00:00.000Z", "end_date": "2026-01-01T12:00:59.999Z"}}
 
 
 @dataclass

@@ -63,6 +63,23 @@ async def probe_lag(samples: list[float], stop: asyncio.Event) -> None:
         samples.append(time.perf_counter() - started - LAG_PROBE_SECONDS)
 
 
+class GcPauses:
+    """The longest pause of the cyclic garbage collector, per generation: part of any loop's lag."""
+
+    def __init__(self) -> None:
+        self.longest = [0.0, 0.0, 0.0]
+        self.count = [0, 0, 0]
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            generation = info["generation"]
+            self.count[generation] += 1
+            self.longest[generation] = max(self.longest[generation], time.perf_counter() - self._started)
+
+
 async def run_to_end(trigger: Any) -> list[Any]:
     return [event async for event in trigger.run()]
 
@@ -81,6 +98,8 @@ async def measure(variant: str, job_ids: list[str], poll_interval: float, cap: f
     lag: list[float] = []
     stop = asyncio.Event()
     prober = asyncio.create_task(probe_lag(lag, stop))
+    pauses = GcPauses()
+    gc.callbacks.append(pauses)
     cpu_before, started = time.process_time(), time.perf_counter()
     tasks = [asyncio.create_task(run_to_end(trigger)) for trigger in triggers]
     done, pending = await asyncio.wait(tasks, timeout=cap)
@@ -91,6 +110,7 @@ async def measure(variant: str, job_ids: list[str], poll_interval: float, cap: f
     cpu = time.process_time() - cpu_before
     stop.set()
     await prober
+    gc.callbacks.remove(pauses)
     succeeded = sum(
         1 for task in done if not task.exception() and task.result() and task.result()[0].payload["status"] == "success"
     )
@@ -111,6 +131,10 @@ async def measure(variant: str, job_ids: list[str], poll_interval: float, cap: f
         "rss_growth_mib": (rss_kib() - rss_before) / 1024,
         "rss_peak_growth_mib": (rss_kib("VmHWM") - rss_before) / 1024,
         "masker_patterns_added": len(masker.patterns) - patterns_before,
+        "gc_full_collections": pauses.count[2],
+        "gc_longest_full_pause_ms": 1000 * pauses.longest[2],
+        "gc_longest_young_pause_ms": 1000 * max(pauses.longest[:2]),
+        "heap_objects": len(gc.get_objects()),
     }
 
 
@@ -120,10 +144,14 @@ def main(argv: list[str]) -> int:
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     emulator = EmulatorProcess(**setup["emulator"], process=None)
     emulator.settings(latency=0.0, job_seconds=setup["job_seconds"])
+    submitting = time.monotonic()
     job_ids = emulator.submit_jobs(setup["jobs"])
     Path(setup["jobs_file"]).write_text(json.dumps(job_ids))
     emulator.clear_requests()
-    emulator.settings(latency=setup["latency"])
+    # Progress counts from each submit: stretch the jobs by the time submitting took, so that the
+    # first job takes job_seconds from now, and the last one not much longer.
+    stretched = setup["job_seconds"] + time.monotonic() - submitting
+    emulator.settings(latency=setup["latency"], job_seconds=stretched)
     result = asyncio.run(measure(setup["variant"], job_ids, setup["poll_interval"], setup["cap"]))
     print(json.dumps(result), flush=True)
     return 0

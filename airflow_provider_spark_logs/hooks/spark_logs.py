@@ -8,8 +8,12 @@ workers, ``aiohttp`` for the triggerer, whose event loop must never block.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import os
 import ssl
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import Any, Protocol
 
@@ -31,6 +35,7 @@ from airflow_provider_spark_logs.protocol.messages import (
     AccessToken,
     ExportFormat,
     HttpRequest,
+    JobProgress,
     JobStatus,
     LogFilters,
     auth_headers,
@@ -53,6 +58,27 @@ DOWNLOAD_CHUNK_BYTES = 1 << 20
 _PROBE_JOB_ID = "00000000-0000-0000-0000-000000000000"
 _SYNC_TRANSPORT_ERRORS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
 _ASYNC_TRANSPORT_ERRORS = (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, asyncio.TimeoutError)
+#: How long an idle connection of a shared async session is kept: past the default 10 s poll
+#: interval, and short of the 60 s after which load balancers commonly drop idle connections.
+ASYNC_KEEPALIVE_SECONDS = 50.0
+#: (process id, digest) of each connection secret the event loop side has masked (one per connection).
+_MASKED_SECRETS: set[tuple[int, bytes]] = set()
+
+
+def _first_time_masked(secret: str) -> bool:
+    """True the first time this process sees a secret, so that a triggerer masks it once, not per trigger.
+
+    Keyed by process id too: a forked child starts with its parent's set but a masker of its own.
+    """
+    key = (os.getpid(), hashlib.sha256(secret.encode()).digest())
+    if key in _MASKED_SECRETS:
+        return False
+    _MASKED_SECRETS.add(key)
+    return True
+
+
+#: TLS contexts by CA bundle path: one per bundle per process, not one per trigger (one per connection).
+_CA_CONTEXTS: dict[str, ssl.SSLContext] = {}
 
 
 class BinaryWriter(Protocol):
@@ -78,7 +104,7 @@ class SparkLogHook(BaseHook):
         self._config: SparkConnectionConfig | None = None
         self._session: requests.Session | None = None
         self._token: AccessToken | None = None
-        self._ssl_context: ssl.SSLContext | None = None
+        self._shared_session: aiohttp.ClientSession | None = None
 
     # ------------------------------------------------------------------ configuration
 
@@ -109,11 +135,13 @@ class SparkLogHook(BaseHook):
 
         In the triggerer, secrets are masked with ``amask_secret``: the sync ``mask_secret`` talks
         to the supervisor synchronously and can deadlock an event loop with a message in flight.
+        The secret is masked once per process, not once per trigger.
         """
         config = self._config
         if config is None:
             config = self._load_config(await self.aget_connection(self.spark_conn_id))
-            await amask_secret(config.secret)
+            if _first_time_masked(config.secret):
+                await amask_secret(config.secret)
         return config
 
     def _remember_token(self, body: bytes, request: HttpRequest) -> str:
@@ -281,12 +309,14 @@ class SparkLogHook(BaseHook):
     # ------------------------------------------------------------------ async transport (triggerer)
 
     async def _assl(self, config: SparkConnectionConfig) -> ssl.SSLContext | bool:
-        """aiohttp's TLS setting; a CA bundle is read once, in a thread, not on the event loop."""
+        """aiohttp's TLS setting; a CA bundle is read once per process, in a thread, not on the event loop."""
         if not isinstance(config.verify, str):
             return config.verify
-        if self._ssl_context is None:
-            self._ssl_context = await asyncio.to_thread(ssl.create_default_context, cafile=config.verify)
-        return self._ssl_context
+        context = _CA_CONTEXTS.get(config.verify)
+        if context is None:
+            context = await asyncio.to_thread(ssl.create_default_context, cafile=config.verify)
+            _CA_CONTEXTS[config.verify] = context
+        return context
 
     async def _aheaders(
         self, session: aiohttp.ClientSession, config: SparkConnectionConfig, request: HttpRequest
@@ -339,20 +369,48 @@ class SparkLogHook(BaseHook):
             await asyncio.sleep(self._before_next_attempt(exchange, outcome))
         return outcome
 
-    def _async_session(self) -> aiohttp.ClientSession:
-        return aiohttp.ClientSession(headers={"User-Agent": ASYNC_USER_AGENT})
+    def _new_async_session(self) -> aiohttp.ClientSession:
+        return aiohttp.ClientSession(
+            headers={"User-Agent": ASYNC_USER_AGENT},
+            connector=aiohttp.TCPConnector(keepalive_timeout=ASYNC_KEEPALIVE_SECONDS),
+        )
+
+    @asynccontextmanager
+    async def async_session(self) -> AsyncIterator[None]:
+        """Make the async calls inside the block share one HTTP session, and so its connections.
+
+        A trigger polls through one session for its whole run, so that its polls reuse one TCP
+        (and TLS) connection instead of opening one each. The session is closed when the block
+        ends, also when the trigger is cancelled. Outside such a block, each call has its own.
+        """
+        async with self._new_async_session() as session:
+            self._shared_session = session
+            try:
+                yield
+            finally:
+                self._shared_session = None
+
+    @asynccontextmanager
+    async def _session_for_call(self) -> AsyncIterator[aiohttp.ClientSession]:
+        if self._shared_session is not None:
+            yield self._shared_session
+        else:
+            async with self._new_async_session() as session:
+                yield session
 
     async def aget_job_status(
         self, folder: str, service: str, job_id: str, export_format: ExportFormat = "csv"
-    ) -> JobStatus:
-        """:meth:`get_job_status` for the event loop."""
+    ) -> JobProgress:
+        """A job's progress, for the event loop; unlike :meth:`get_job_status`, without the URL.
+
+        Nothing in the triggerer downloads, so the URL (a per-job secret) is dropped at once
+        rather than kept, or masked: masking it would grow the process's secrets masker by one
+        pattern per job, and make every log line of every DAG slower to mask.
+        """
         config = await self.aget_config()
         request = status_request(config, folder, service, job_id, export_format)
-        async with self._async_session() as session:
-            status = parse_status(await self._acall(session, config, request), request.what)
-        if status.download_url:
-            await amask_secret(status.download_url)
-        return status
+        async with self._session_for_call() as session:
+            return parse_status(await self._acall(session, config, request), request.what).without_url()
 
     async def acheck_job(
         self, folder: str, service: str, watch: JobWatch, export_format: ExportFormat = "csv"

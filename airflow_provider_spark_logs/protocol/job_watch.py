@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 
 from airflow_provider_spark_logs.exceptions import SparkJobTimeoutError, SparkRetriesExhaustedError
-from airflow_provider_spark_logs.protocol.messages import JobStatus
+from airflow_provider_spark_logs.protocol.messages import JobProgress, JobStatus
 
 
 @dataclass
@@ -25,7 +26,7 @@ class JobWatch:
     last_error: str | None = None
     progress_changed: bool = False
 
-    def after_status(self, status: JobStatus, now: float) -> float | None:
+    def after_status(self, status: JobStatus | JobProgress, now: float) -> float | None:
         """Seconds until the next look, or ``None`` when the job is done."""
         self.progress_changed = status.progress != self.last_progress
         self.last_progress = status.progress
@@ -41,6 +42,16 @@ class JobWatch:
         if remaining <= 0:
             raise SparkJobTimeoutError(self.timeout_message())
         return min(self.poll_interval, remaining)
+
+    def first_wait(self, now: float) -> float:
+        """The wait before a trigger's first look: one poll interval, plus this job's phase.
+
+        The phase (a fixed fraction of a poll interval, from the job id) spreads the polls of
+        triggers that start together, after a backfill or a triggerer restart, over the interval,
+        instead of sending them all at once, every interval, through one event loop.
+        """
+        phase = zlib.crc32(self.job_id.encode()) / 2**32 * self.poll_interval
+        return min(self.next_wait(now) + phase, max(0.0, self.deadline - now))
 
     def timeout_message(self) -> str:
         seen = f"last progress {self.last_progress:g}%" if self.last_progress is not None else "no progress seen"

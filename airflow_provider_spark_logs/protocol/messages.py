@@ -230,6 +230,26 @@ class JobStatus:
     def done(self) -> bool:
         return self.progress >= 100 and bool(self.download_url)
 
+    def without_url(self) -> JobProgress:
+        """The same progress, with no URL left to mask or to keep."""
+        return JobProgress(self.progress, self.download_url is not None)
+
+
+@dataclass(frozen=True)
+class JobProgress:
+    """A job's progress without its download URL: all that waiting for a job needs.
+
+    The triggerer polls thousands of jobs for weeks; a URL kept (and so masked) per job would grow
+    its secrets masker without end, while nothing there ever downloads.
+    """
+
+    progress: float
+    downloadable: bool = False
+
+    @property
+    def done(self) -> bool:
+        return self.progress >= 100 and self.downloadable
+
 
 @dataclass(frozen=True)
 class AccessToken:

@@ -28,9 +28,11 @@ class SparkLogJobTrigger(BaseTrigger):
     """Poll one export job until it is done, fails, or passes ``deadline``; yield exactly one event.
 
     It never submits a job, so rebuilding it from :meth:`serialize` after a triggerer restart just
-    goes on polling the same job. The first poll comes one ``poll_interval`` after the start: the
+    goes on polling the same job. The first poll comes one ``poll_interval`` after the start (the
     operator has just looked, and an event fired within seconds of a deferral can race Airflow's
-    scheduler (apache/airflow #66374).
+    scheduler, apache/airflow #66374), plus a phase of up to one more, fixed per job, so that
+    triggers started together do not poll in step. All polls go over one HTTP session, closed when
+    the trigger ends or is cancelled.
 
     :param deadline: epoch seconds (``time.time()``) after which the event is a timeout.
     :param job_timeout: the operator's timeout in seconds, for the timeout message.
@@ -92,9 +94,11 @@ class SparkLogJobTrigger(BaseTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         watch = JobWatch(self.job_id, self.deadline, self.poll_interval, self.job_timeout)
+        hook = SparkLogHook(self.spark_conn_id)
         try:
-            await asyncio.sleep(watch.next_wait(time.time()))
-            await self._wait(SparkLogHook(self.spark_conn_id), watch)
+            await asyncio.sleep(watch.first_wait(time.time()))
+            async with hook.async_session():  # one connection for all polls; closed on end or cancel
+                await self._wait(hook, watch)
         except SparkJobTimeoutError as error:
             yield self._event(TIMEOUT, str(error))
         except SparkLogError as error:

@@ -308,7 +308,9 @@ def test_async_status_polls(emulator, connect, auth_type):
             await asyncio.sleep(0.05)
         return status
 
-    assert asyncio.run(scenario()).download_url.startswith(emulator.docstore_url)
+    status = asyncio.run(scenario())
+    assert (status.progress, status.downloadable) == (100, True)
+    assert not hasattr(status, "download_url")  # the event loop side never keeps the URL
     agents = {r.headers["user-agent"] for r in emulator.requests if r.target == "status"}
     assert agents == {ASYNC_USER_AGENT}
 

@@ -22,6 +22,7 @@ from airflow_provider_spark_logs.exceptions import (
 )
 from airflow_provider_spark_logs.protocol.connection import parse_connection
 from airflow_provider_spark_logs.protocol.exchange import Done, Exchange, RefreshToken, Wait, retry_after
+from airflow_provider_spark_logs.protocol.job_watch import JobWatch
 from airflow_provider_spark_logs.protocol.messages import (
     LogFilters,
     auth_headers,
@@ -398,3 +399,21 @@ def test_oauth2_refreshes_the_token_once_after_401():
 
 def test_success_is_done():
     assert exchange().on_response(200, {}, b"x") == Done(b"x")
+
+
+# ------------------------------------------------------------------ when a trigger first looks
+
+
+def test_first_wait_spreads_triggers_over_one_more_interval():
+    now = 1_000_000.0
+    waits = [JobWatch(f"job-{n}", now + 3600, 10.0, 3600).first_wait(now) for n in range(1000)]
+    assert all(10.0 <= wait < 20.0 for wait in waits)
+    assert min(waits) < 10.5
+    assert max(waits) > 19.5
+    assert len({round(wait, 3) for wait in waits}) > 900  # not in step
+    again = JobWatch("job-7", now + 3600, 10.0, 3600).first_wait(now)
+    assert again == waits[7]  # fixed per job: a restarted trigger keeps its phase
+
+
+def test_first_wait_stops_at_the_deadline():
+    assert JobWatch("job-1", 1005.0, 10.0, 5).first_wait(1000.0) == 5.0
