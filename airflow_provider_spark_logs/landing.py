@@ -1,8 +1,9 @@
 """Landing a finished export: download to a spool file, check it, then publish it atomically.
 
 The body never sits in memory: it streams to a spool file (see ``spool``) in fixed-size chunks,
-is counted and hashed on the way, and its ZIP integrity (every member's CRC) is checked before
-anything is published. Publishing never exposes a partial object, even to a crash: a local file
+and is counted, hashed and checked as a ZIP (every member's CRC and sizes) on the way, in threads
+of their own (see ``download_checks``), so that the checks cost no second read of the file;
+nothing is published before they pass. Publishing never exposes a partial object, even to a crash: a local file
 appears when its anonymous spool file, written in the destination's folder, is linked under its
 name (or, where the filesystem cannot, by an atomic rename of a finished sibling whose name tells
 the next landing of that key whether its owner is gone); a remote object by uploading the finished
@@ -14,7 +15,6 @@ rule aborts it).
 from __future__ import annotations
 
 import glob
-import hashlib
 import inspect
 import logging
 import math
@@ -27,14 +27,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path, PurePosixPath
-from typing import IO, Any
+from typing import Any
 
 from airflow_provider_spark_logs._compat import ObjectStoragePath
 from airflow_provider_spark_logs.destinations import default_object_name, destination_path, is_prefix, object_uri
+from airflow_provider_spark_logs.download_checks import CheckingWriter
 from airflow_provider_spark_logs.exceptions import SparkApiError, SparkDownloadError, SparkJobError, SparkLandingError
 from airflow_provider_spark_logs.hooks.spark_logs import SparkLogHook
 from airflow_provider_spark_logs.protocol.messages import EXPIRED_DOWNLOAD_STATUSES, ExportFormat
 from airflow_provider_spark_logs.spool import Spool, left_by_a_dead_process, owner_tag, spool_file
+from airflow_provider_spark_logs.zip_stream import ZipStreamCheck, ZipStreamError
 
 log = logging.getLogger(__name__)
 
@@ -66,21 +68,6 @@ class LandedObject:
     uri: str
     size: int
     sha256: str
-
-
-class _CountingHashWriter:
-    """Passes writes through to a file while counting and hashing them."""
-
-    def __init__(self, target: IO[bytes]) -> None:
-        self.target = target
-        self.size = 0
-        self.digest = hashlib.sha256()
-
-    def write(self, data: bytes) -> int:
-        self.target.write(data)
-        self.digest.update(data)
-        self.size += len(data)
-        return len(data)
 
 
 # --------------------------------------------------------------------------- download
@@ -118,11 +105,11 @@ def _download_with_retries(
         url = _download_url(hook, folder, service, job_id, export_format)
         handle.seek(0)
         handle.truncate()
-        writer = _CountingHashWriter(handle)
+        writer = CheckingWriter(handle)
         try:
-            hook.download(url, writer)
+            _download(hook, url, writer, job_id)
             handle.flush()
-            verify_zip(spool.path, job_id)
+            _check_zip(spool.path, job_id, writer.zip_check)
         except SparkApiError as error:
             if error.status not in EXPIRED_DOWNLOAD_STATUSES or refreshed:
                 raise
@@ -146,6 +133,30 @@ def _download_url(hook: SparkLogHook, folder: str, service: str, job_id: str, ex
             "e.g. with SparkLogJobSensor."
         )
     return status.download_url
+
+
+def _download(hook: SparkLogHook, url: str, writer: CheckingWriter, job_id: str) -> None:
+    try:
+        hook.download(url, writer)
+    except BaseException:
+        writer.abandon()
+        raise
+    writer.finish(job_id)
+
+
+def _check_zip(path: Path, job_id: str, streamed: ZipStreamCheck) -> None:
+    """Match the members checked as they streamed past against the central directory; or, for a
+    layout that could not be followed in one pass, read the file again."""
+    if not streamed.followed:
+        verify_zip(path, job_id)
+        return
+    try:
+        with zipfile.ZipFile(path) as archive:
+            streamed.verify(archive.infolist())
+    except (zipfile.BadZipFile, EOFError, OSError) as error:
+        raise SparkDownloadError(f"The download of job {job_id} is not a readable ZIP ({error}).") from None
+    except ZipStreamError as error:
+        raise SparkDownloadError(f"The ZIP of job {job_id} is corrupt: {error}.") from None
 
 
 def verify_zip(path: Path, job_id: str) -> None:
