@@ -47,6 +47,7 @@ def trigger_loads(quick: bool, latency: float) -> list[TriggerLoad]:
     return [
         TriggerLoad(200, job_seconds=4, poll_interval=1, latency=latency, cap=60),
         TriggerLoad(1000, job_seconds=4, poll_interval=1, latency=latency, cap=60),
+        TriggerLoad(1000, job_seconds=30, poll_interval=10, latency=latency, cap=120),
         TriggerLoad(5000, job_seconds=30, poll_interval=10, latency=latency, cap=150),
     ]
 
@@ -54,8 +55,8 @@ def trigger_loads(quick: bool, latency: float) -> list[TriggerLoad]:
 def trigger_table(results: list[dict[str, Any]]) -> list[str]:
     lines = [
         "| triggers | poll / job | pattern | done | time to all done | loop lag p50 / p99 / max | CPU per poll "
-        "| RSS growth | masker patterns added | TCP connections per job |",
-        "|---:|---|---|---:|---:|---|---:|---:|---:|---:|",
+        "| RSS growth | masker patterns added | TCP connections per job | longest GC pause |",
+        "|---:|---|---|---:|---:|---|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         time_cell = f"stopped at {r['seconds']:.0f} s" if r["capped"] else f"{r['seconds']:.1f} s"
@@ -65,7 +66,8 @@ def trigger_table(results: list[dict[str, Any]]) -> list[str]:
             f"| {r['lag_p50_ms']:.1f} / {r['lag_p99_ms']:.0f} / {r['lag_max_ms']:.0f} ms "
             f"| {r['cpu_ms_per_poll']:.2f} ms "
             f"| {r['rss_growth_mib']:+.0f} MiB | {r['masker_patterns_added']:,} "
-            f"| {r['connections_per_job']:.2f} (max {r['connections_per_job_max']:.0f}) |"
+            f"| {r['connections_per_job']:.2f} (max {r['connections_per_job_max']:.0f}) "
+            f"| {r['gc_longest_full_pause_ms']:.0f} ms |"
         )
     return lines
 
@@ -75,7 +77,8 @@ def landing_table(result: dict[str, Any]) -> list[str]:
     lines = [
         f"| landing a {size} ZIP (median of {result['repeats']}) | time | speed vs `curl -o` | peak RSS growth | CPU |",
         "|---|---:|---:|---:|---:|",
-        f"| `curl -o` (same URL, same disk) | {result['curl_seconds']:.2f} s | 1.00 x | - | - |",
+        f"| `curl -o` (same URL, same disk) | {result['curl_seconds']:.2f} s | 1.00 x | - "
+        f"| {result['curl_cpu_seconds']:.2f} s |",
     ]
     for name, label in (("file", "`file://`, all checks"), ("s3", "`s3://` (moto), all checks")):
         r = result[name]

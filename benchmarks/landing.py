@@ -80,7 +80,7 @@ def curl(url: str, target: Path, ca_path: str | None) -> dict[str, float]:
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode != 0:
         raise RuntimeError(f"curl failed with {process.returncode}")
-    return {"seconds": seconds, "rss_peak_mib": usage.ru_maxrss / 1024}
+    return {"seconds": seconds, "cpu_seconds": usage.ru_utime + usage.ru_stime, "rss_peak_mib": usage.ru_maxrss / 1024}
 
 
 def land(emulator: EmulatorProcess, job_id: str, destination: str, env: dict[str, str]) -> dict[str, Any]:
@@ -133,11 +133,13 @@ def run(zip_mib: int, repeats: int, *, tls: bool = False) -> dict[str, Any]:
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     curl_seconds = statistics.median(r["seconds"] for r in rounds["curl"])
+    curl_cpu = statistics.median(r["cpu_seconds"] for r in rounds["curl"])
     result: dict[str, Any] = {
         "zip_mib": zip_mib,
         "repeats": repeats,
         "tls": tls,
         "curl_seconds": curl_seconds,
+        "curl_cpu_seconds": curl_cpu,
         "curl_rss_peak_mib": max(r["rss_peak_mib"] for r in rounds["curl"]),
     }
     for name in ("file", "s3"):
