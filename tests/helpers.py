@@ -6,6 +6,7 @@ import asyncio
 import csv
 import io
 import json
+import socket
 import subprocess
 import sys
 import time
@@ -40,6 +41,30 @@ def wait_until(condition: Callable[[], Any], timeout: float = 10.0, interval: fl
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout} s")
         time.sleep(interval)
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def server_process(command: list[str], port: int, name: str, env: dict[str, str] | None = None) -> Iterator[None]:
+    """A server process on loopback, up once its port listens, terminated at the end."""
+    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_until(lambda: listening(port) or server.poll() is not None, timeout=60)
+        assert server.poll() is None, f"{name} exited at start: {command}"
+        yield
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 def export_op(**kwargs):

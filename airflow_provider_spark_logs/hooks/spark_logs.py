@@ -292,16 +292,18 @@ class SparkLogHook(BaseHook):
         """Make one cheap authenticated call: the status of a job that does not exist.
 
         Spark checks credentials before it looks the job up, so a 404 proves that the host, the
-        tenant and the credentials work.
+        tenant and the credentials work. A failure is told in the user's terms: neither the made-up
+        job nor the connection id appears, as the UI tests a copy of the connection under a random id.
         """
         try:
             config = self.get_config()
             probe = replace(config, max_retries=0)
-            self._call(probe, status_request(probe, "connection-test", "connection-test", _PROBE_JOB_ID))
+            request = status_request(probe, "connection-test", "connection-test", _PROBE_JOB_ID)
+            self._call(probe, replace(request, what="a test call"))
         except SparkNotFoundError:
             pass
         except SparkLogError as error:
-            return False, str(error)
+            return False, str(error).replace(f"Connection '{self.spark_conn_id}'", "The connection")
         return True, (
             f"Connected to Spark tenant '{config.tenant}' at {config.base_url} with auth_type '{config.auth_type}'."
         )

@@ -215,8 +215,11 @@ def test_wrong_credentials(emulator, connect, auth_type):
     ok, message = hook.test_connection()
     assert not ok
     assert f"auth_type '{auth_type}'" in message
-    assert "coherent_spark_default" in message
     assert "check credentials or the feature permission" in message
+    assert "with HTTP 401" in message
+    # In the user's terms: not the connection id (the UI tests a copy under a random one), not the probe.
+    for internal in ("coherent_spark_default", "00000000-0000", "connection-test"):
+        assert internal not in message
     assert "wrong-secret-value" not in message
 
 
