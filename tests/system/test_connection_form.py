@@ -147,6 +147,7 @@ def test_the_form_adds_tests_and_edits_a_connection(api_server, page, emulator_f
     automatic = "automatic (API key, or OAuth2 when a client id is set)"
     assert form.get_by_text(automatic).is_visible()
     form.get_by_label("Authentication").click(force=True)
+    page.get_by_role("option").last.wait_for()
     options = page.get_by_role("option").all_inner_texts()
     assert options == [automatic, "API key", "bearer token", "OAuth2 client credentials"]
     page.get_by_role("option", name=automatic).click()
