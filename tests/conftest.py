@@ -40,6 +40,9 @@ TIERS = {
 def pytest_configure(config: pytest.Config) -> None:
     for tier, meaning in TIERS.items():
         config.addinivalue_line("markers", f"{tier}: {meaning}")
+    config.addinivalue_line(
+        "markers", "celery: PostgreSQL, Redis, CeleryExecutor and two triggerers (needs postgresql, redis-server)"
+    )
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

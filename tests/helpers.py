@@ -43,15 +43,31 @@ def wait_until(condition: Callable[[], Any], timeout: float = 10.0, interval: fl
         time.sleep(interval)
 
 
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct loopback ports that were free a moment ago."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def jobs_for_day(jobs: dict[str, dict[str, Any]], start: datetime) -> list[str]:
+    """The emulator's jobs (``emulator.jobs``) whose window starts at midnight of ``start``'s day."""
+    prefix = f"{start:%Y-%m-%d}T00:00:00"
+    return [job_id for job_id, job in jobs.items() if str(job["filters"]["start"]).startswith(prefix)]
+
+
 def listening(port: int) -> bool:
     with socket.socket() as probe:
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    return free_ports(1)[0]
 
 
 @contextmanager

@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_spark_logs.hooks.spark_logs import ASYNC_USER_AGENT, SYNC_USER_AGENT
-from tests.helpers import AirflowCli, call_ids_in, wait_until
+from tests.helpers import AirflowCli, call_ids_in, free_ports, jobs_for_day, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "example_dags"
@@ -48,17 +48,6 @@ JOB_SECONDS = 8  # > the triggerer's pick-up delay (~3 s on 2 busy cores) + the 
 STARTUP_TIMEOUT = 180
 BACKFILL_TIMEOUT = 600  # three tries with the example's one-minute retry delay still fit
 STOP_GRACE = 20
-
-
-def _free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
 
 
 def _listening(port: int) -> bool:
@@ -160,7 +149,7 @@ def _stop(process: subprocess.Popen[bytes], home: Path) -> list[int]:
 
 @pytest.fixture
 def standalone(tmp_path, emulator, airflow_cli):
-    api_port, worker_log_port, trigger_log_port = _free_ports(3)
+    api_port, worker_log_port, trigger_log_port = free_ports(3)
     lake = tmp_path / "lake"
     bin_dir = str(Path(sys.executable).parent)  # standalone starts its components as `airflow` from PATH
     env = {
@@ -245,8 +234,7 @@ def _diagnostics(airflow: Standalone, runs: list[dict[str, object]]) -> str:
 
 
 def _job_for(jobs: dict[str, dict[str, object]], start: datetime) -> str | None:
-    prefix = f"{start:%Y-%m-%d}T00:00:00"
-    found = [job_id for job_id, job in jobs.items() if str(job["filters"]["start"]).startswith(prefix)]
+    found = jobs_for_day(jobs, start)
     return found[0] if len(found) == 1 else None
 
 
