@@ -208,11 +208,9 @@ class SparkLogExportOperator(BaseOperator):
         return self._finish(context, self.job_id)
 
     def _finish(self, context: Context, job_id: str) -> str:
-        """Land the done job's ZIP if asked, use the job up, and return the job id or the landed URI."""
+        """Land the done job's ZIP if asked, and return the job id or the landed URI."""
         self.log.info("Spark log export job %s is done.", job_id)
-        result = job_id if self.destination is None else self._land(context, job_id, self.destination)
-        self._forget_job(context)
-        return result
+        return job_id if self.destination is None else self._land(context, job_id, self.destination)
 
     def _land(self, context: Context, job_id: str, destination: str | ObjectStoragePath) -> str:
         filters = self.filters_for(context)
@@ -232,18 +230,15 @@ class SparkLogExportOperator(BaseOperator):
         announce_landed(landed, self.outlets, context)
         return landed.uri
 
-    def _forget_job(self, context: Context) -> None:
-        """Once the task succeeds, its job is used up: a later re-run of the task exports afresh."""
-        store = context.get("task_state_store")
-        if store is not None:
-            store.delete(STATE_KEY)
-
     def _submit_or_reuse(self, filters: LogFilters, context: Context) -> str:
         """Submit the export, unless a failed previous try of this task started the same one.
 
         Airflow 3.3's ``task_state_store`` survives retries, so a retry goes on with the job (running
-        or finished) instead of exporting twice. On older versions, for a different request, or for
-        a job Spark no longer knows, a new job is submitted.
+        or finished) instead of exporting twice. The job is kept with the task instance's
+        ``max_tries``, which Airflow raises when the task is cleared: a cleared task exports afresh,
+        and nothing has to be deleted when a try succeeds (a worker killed after the landing, before
+        Airflow recorded the success, would otherwise have its retry export again). On older
+        versions, for a different request, or for a job Spark no longer knows, a new job is submitted.
         """
         store = context.get("task_state_store")
         request: dict[str, Any] = {
@@ -252,8 +247,9 @@ class SparkLogExportOperator(BaseOperator):
             "export_format": self.export_format,
             "body": filters.request_body(),
         }
+        reusable_for = {"request": request, "max_tries": getattr(context.get("ti"), "max_tries", None)}
         previous = store.get(STATE_KEY) if store is not None else None
-        if isinstance(previous, dict) and previous.get("request") == request:
+        if isinstance(previous, dict) and {k: previous.get(k) for k in reusable_for} == reusable_for:
             job_id = str(previous["job_id"])
             try:
                 self.hook.get_job_status(self.folder, self.service, job_id, self.export_format)
@@ -264,7 +260,7 @@ class SparkLogExportOperator(BaseOperator):
                 return job_id
         job_id = self.hook.submit_export(self.folder, self.service, filters, self.export_format)
         if store is not None:
-            store.set(STATE_KEY, {"job_id": job_id, "request": request})
+            store.set(STATE_KEY, {"job_id": job_id, **reusable_for})
         return job_id
 
     def on_kill(self) -> None:

@@ -6,6 +6,7 @@ import itertools
 import json
 import time
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 
@@ -259,18 +260,31 @@ def test_a_retry_reuses_the_unfinished_job(emulator, connect):
     assert retried.value.trigger.job_id == next(iter(emulator.jobs))
 
 
-def test_a_retry_reuses_a_finished_job_and_a_success_uses_it_up(emulator, connect):
+def test_a_retry_reuses_a_finished_job_even_after_a_success_airflow_never_heard_of(emulator, connect):
     connect()
     emulator.job_seconds = 0.3
     store = TaskStateStore()
-    context = {**CONTEXT, "task_state_store": store}
+    context = {**CONTEXT, "task_state_store": store, "ti": SimpleNamespace(max_tries=2)}
     job_id = abandoned_try(context)
     assert store.get("spark_log_export_job")["job_id"] == job_id
     wait_until_done(job_id)
     assert export_op(deferrable=True).execute(context) == job_id
+    # That try succeeded, but its worker was killed before Airflow recorded it: the retry goes on too.
+    assert export_op(deferrable=True).execute(context) == job_id
     assert len(submits(emulator)) == 1
-    assert store.values == {}
-    assert export_op(wait_for_completion=False).execute(context) != job_id
+
+
+def test_a_cleared_task_exports_afresh(emulator, connect):
+    connect()
+    emulator.job_seconds = 0.3
+    ti = SimpleNamespace(max_tries=2)
+    context = {**CONTEXT, "task_state_store": TaskStateStore(), "ti": ti}
+    job_id = abandoned_try(context)
+    wait_until_done(job_id)
+    assert export_op(deferrable=True).execute(context) == job_id
+    ti.max_tries = 1 + 2  # a clear: Airflow sets max_tries to try_number + retries
+    assert abandoned_try(context) != job_id
+    assert len(submits(emulator)) == 2
 
 
 def test_a_submit_without_waiting_uses_its_job_up(emulator, connect):
