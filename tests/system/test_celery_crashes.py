@@ -296,7 +296,10 @@ def _crash_a_worker_while_it_lands(deployment: Deployment, emulator: SparkEmulat
 
     def next_try_started() -> dict[str, object] | None:
         tries = _tries(airflow).get(run_id, [])
-        later = [t for t in tries if int(t["try_number"]) > killed_try and t["start_date"]]  # type: ignore[call-overload]
+        later = [
+            t for t in tries
+            if int(t["try_number"]) > killed_try and t["start_date"] and t["start_date"].timestamp() > killed_at  # type: ignore[call-overload,attr-defined]
+        ]  # fmt: skip
         return {"failed": tries[killed_try - 1]["end_date"], "started": later[0]["start_date"]} if later else None
 
     seen = wait_until(next_try_started, timeout=300, interval=0.5)
@@ -312,6 +315,19 @@ def _crash_a_worker_while_it_lands(deployment: Deployment, emulator: SparkEmulat
 
 
 # --------------------------------------------------------------------------- the test
+
+
+def _spark_history(emulator: SparkEmulator, days: dict[str, list[str]], t0: float) -> str:
+    """What Spark saw of these days' jobs: each job's creation, and its downloads (seconds after ``t0``)."""
+    jobs, requests = emulator.jobs, emulator.requests
+    lines = []
+    for day, job_ids in days.items():
+        for job_id in job_ids:
+            downloads = [
+                f"+{r.time - t0:.0f}:{r.status}" for r in requests if r.target == "download" and job_id[:8] in r.path
+            ]
+            lines.append(f"{day} job {job_id} made +{float(jobs[job_id]['created']) - t0:.0f}, downloads {downloads}")
+    return "; ".join(lines)
 
 
 def _report(deployment: Deployment, crashes: list[Crash], phases: dict[str, float], t0: float) -> str:
@@ -388,8 +404,9 @@ def test_a_celery_deployment_backfills_two_weeks_exactly_once_through_crashes(de
     assert all(run_id in tries for run_id in taken_over)
 
     # 2. One Spark job per day, whatever was killed: no export submitted twice.
-    per_day = {start: jobs_for_day(jobs, start) for start, _ in WINDOWS}
-    assert all(len(found) == 1 for found in per_day.values()), per_day
+    per_day = {f"{start:%Y-%m-%d}": jobs_for_day(jobs, start) for start, _ in WINDOWS}
+    twice = {day: found for day, found in per_day.items() if len(found) != 1}
+    assert not twice, f"{twice}: {_spark_history(emulator, twice, t0)}\n{diagnostics}"
     accepted_submits = [r for r in requests if r.target == "submit" and r.status < 400]
     assert len(accepted_submits) == DAYS, f"{len(accepted_submits)} submits accepted for {DAYS} days"
     assert any(r.status == 429 for r in requests), "the 429s were not met"
