@@ -18,12 +18,14 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, unquote_plus
 
+from airflow_provider_spark_logs.testing import hostile
 from airflow_provider_spark_logs.testing.auth import Credentials, TokenIssuer
 from airflow_provider_spark_logs.testing.export import corruption_offset
-from airflow_provider_spark_logs.testing.faults import DOWNLOAD_KINDS, JOB_KINDS, REQUEST_KINDS, Fault, FaultQueue
+from airflow_provider_spark_logs.testing.faults import JOB_KINDS, REQUEST_KINDS, TARGET_KINDS, Fault, FaultQueue
 from airflow_provider_spark_logs.testing.filters import RequestValidationError, parse_request_body, parse_timestamp
 from airflow_provider_spark_logs.testing.history import UTC, calls_between, format_timestamp
 from airflow_provider_spark_logs.testing.jobs import Job, JobStore
@@ -36,6 +38,8 @@ from airflow_provider_spark_logs.testing.responses import (
 )
 from airflow_provider_spark_logs.testing.server import FileResponse, Reply, Request, Reset, Response
 
+#: Download fault kinds that replace the body (see :mod:`.hostile`).
+_HOSTILE_DOWNLOADS = frozenset({"gzip", "gzip_bomb", "drip", "archive"})
 #: Path prefix of the control API (API server only, no authentication: loopback tests only).
 CONTROL_PREFIX = "/_emulator/"
 DOCSTORE_PREFIX = "/docstore/api/v1/documents/versions/tokens"
@@ -52,8 +56,6 @@ _ROUTES: tuple[tuple[re.Pattern[str], str, frozenset[str], str], ...] = (
     (_SUBMIT, "POST", frozenset({"api"}), "submit"),
     (_STATUS, "GET", frozenset({"api"}), "status"),
 )
-#: Faults consumed by a request (job-level faults are consumed by submits instead).
-_REQUEST_FAULTS = {"download": REQUEST_KINDS | DOWNLOAD_KINDS}
 
 
 @dataclass(frozen=True)
@@ -185,7 +187,8 @@ class SparkApp:
     def _take_fault(self, target: str) -> Fault | None:
         if target == "other":
             return None
-        return self.faults.take(target, _REQUEST_FAULTS.get(target, REQUEST_KINDS))
+        # Job-level faults are consumed by submits instead (see _submit).
+        return self.faults.take(target, REQUEST_KINDS | TARGET_KINDS[target])
 
     def _answer(self, route: _Route, request: Request, fault: Fault | None) -> Reply:
         if route.target == "other":
@@ -194,6 +197,10 @@ class SparkApp:
             return fault_response(fault)
         if fault is not None and fault.kind == "reset":
             return Reset()
+        if fault is not None and fault.kind == "echo":
+            return hostile.echo(fault, request, route.target)
+        if fault is not None and fault.kind == "oversize":
+            return hostile.oversize(fault)
         handlers: dict[str, Callable[[Request, dict[str, str], Fault | None], Reply]] = {
             "token": self._token,
             "submit": self._submit,
@@ -259,10 +266,12 @@ class SparkApp:
             "request_timestamp": format_timestamp(datetime.now(UTC)),
         }
 
-    def _submit(self, request: Request, params: dict[str, str], _fault: Fault | None) -> Response:
+    def _submit(self, request: Request, params: dict[str, str], fault: Fault | None) -> Response:
         denied = self._api_access(request, params)
         if denied is not None:
             return denied
+        if fault is not None and fault.kind == "job_id":
+            return self._submitted(request, params, fault.param("job_id"))
         if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
             return envelope(415, "Content-Type must be application/json")
         try:
@@ -282,15 +291,18 @@ class SparkApp:
             fault=job_fault,
             padding_bytes=self.zip_padding_bytes,
         )
+        return self._submitted(request, params, job.job_id)
+
+    def _submitted(self, request: Request, params: dict[str, str], job_id: str) -> Response:
         payload = {
             "status": "Success",
-            "response_data": {"job_id": job.job_id},
+            "response_data": {"job_id": job_id},
             "response_meta": self._meta(request, params),
             "error": None,
         }
         return json_response(200, payload)
 
-    def _status(self, request: Request, params: dict[str, str], _fault: Fault | None) -> Response:
+    def _status(self, request: Request, params: dict[str, str], fault: Fault | None) -> Response:
         denied = self._api_access(request, params)
         if denied is not None:
             return denied
@@ -309,20 +321,35 @@ class SparkApp:
         progress = job.progress(self.job_seconds)
         if job.fault is not None and job.fault.kind == "never_finish":
             progress = min(progress, job.fault.param("progress", 60))
+        download_url = self._download_url(job) if progress >= 100 else None
+        if fault is not None and fault.kind == "download_url":
+            progress, download_url = 100, self._hostile_download_url(job, fault.param("url", ""))
         payload = {
             "status": None,
-            "response_data": {
-                "progress": progress,
-                "download_url": self._download_url(job) if progress >= 100 else None,
-            },
+            "response_data": {"progress": progress, "download_url": download_url},
             "response_meta": self._meta(request, params),
             "error": None,
         }
         return json_response(200, payload)
 
+    def _download_path(self, job: Job) -> str:
+        return f"{DOCSTORE_PREFIX}/{self.jobs.ensure_token(job)}/{quote(job.download_name)}.zip"
+
     def _download_url(self, job: Job) -> str:
-        token = self.jobs.ensure_token(job)
-        return f"{self.origins['docstore']}{DOCSTORE_PREFIX}/{token}/{quote(job.download_name)}.zip"
+        return f"{self.origins['docstore']}{self._download_path(job)}"
+
+    def _hostile_download_url(self, job: Job, template: str) -> str:
+        values = {
+            "{api_host}": self.origins["api"].split("://", 1)[1],
+            "{docstore_host}": self.origins["docstore"].split("://", 1)[1],
+            "{api}": self.origins["api"],
+            "{docstore}": self.origins["docstore"],
+            "{path}": self._download_path(job),
+        }
+        url = template
+        for placeholder, value in values.items():
+            url = url.replace(placeholder, value)
+        return url
 
     # -- document store ------------------------------------------------------------------------
 
@@ -341,12 +368,28 @@ class SparkApp:
             "Content-Type": "application/zip",
             "Content-Disposition": f"attachment; filename*=UTF-8''{quote(job.download_name)}.zip",
         }
+        if fault is not None and fault.kind in _HOSTILE_DOWNLOADS:
+            return self._hostile_download(request, job.archive, headers, fault)
         reply = FileResponse(job.archive, headers)
         if fault is not None and fault.kind == "truncate":
             reply.limit = fault.param("after_bytes", job.archive.stat().st_size // 2)
         if fault is not None and fault.kind == "corrupt":
             reply.flip_at = corruption_offset(job.archive)
         return reply
+
+    def _hostile_download(self, request: Request, archive: Path, headers: dict[str, str], fault: Fault) -> Reply:
+        if fault.kind == "drip":
+            return hostile.drip(archive, fault)
+        if fault.kind == "archive":
+            made = self.jobs.scratch_path(".zip")
+            hostile.build_archive_to_order(made, fault)
+            return FileResponse(made, headers)
+        if fault.kind == "gzip_bomb":
+            body = hostile.gzip_bomb(fault.param("inflated_bytes", 512 * 1024 * 1024))
+            return Response(200, body, {**headers, "Content-Encoding": "gzip"})
+        if fault.param("always", False) or "gzip" in request.headers.get("accept-encoding", "").lower():
+            return FileResponse(hostile.gzip_file(archive), {**headers, "Content-Encoding": "gzip"})
+        return FileResponse(archive, headers)
 
     # -- control API ---------------------------------------------------------------------------
 

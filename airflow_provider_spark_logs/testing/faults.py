@@ -10,6 +10,12 @@ Request-level kinds (every target):
 * ``delay``: answer normally, ``seconds`` (default 1) late. The request takes effect and is recorded
   on arrival, as with a slow real server, even if the client gives up waiting.
 * ``reset``: drop the connection without an answer (recorded with status 0).
+* ``echo``: answer ``status`` (default 400) with a body that repeats the request, as some identity
+  servers and debugging proxies do: ``source="body"`` (default, e.g. the posted token form) or
+  ``"headers"`` (every request header, credentials included). ``json=True`` wraps the echo in the
+  endpoint's error shape (Keycloak's ``error_description``, else the v3 envelope's ``message``).
+* ``oversize``: answer ``status`` (default 200) with a JSON body of ``bytes`` bytes (default 300 MB),
+  generated while it is sent, so that a client's size cap (and not the emulator's memory) is tested.
 
 Bodies are never sent to the faulted endpoint's logic: a ``status`` fault on ``submit`` creates no
 job.
@@ -22,6 +28,25 @@ Download-only kinds (target ``download``, on either server):
   status poll hands out a new URL.
 * ``redirect``: answer ``status`` (default 302) with ``Location: location`` (default: the same path
   on the emulator's other server, i.e. another origin).
+
+Hostile kinds, for the provider's security tests:
+
+* ``download_url`` (target ``status``): a finished status whose ``download_url`` is ``url``, in
+  which ``{api}`` and ``{docstore}`` stand for the two origins, ``{api_host}`` and ``{docstore_host}``
+  for their ``host:port``, and ``{path}`` for the job's real download path (e.g.
+  ``"http://elsewhere:1\\@{api_host}{path}"``). The job must exist.
+* ``job_id`` (target ``submit``): a successful submit answer naming ``job_id`` (any string, e.g.
+  ``".."``); no job is created.
+* ``gzip`` (target ``download``): the ZIP gzip-compressed with ``Content-Encoding: gzip``, when the
+  request's ``Accept-Encoding`` allows gzip, or always if ``always=True``.
+* ``gzip_bomb`` (target ``download``): ``Content-Encoding: gzip`` with a body that inflates to
+  ``inflated_bytes`` (default 512 MiB) zero bytes.
+* ``drip`` (target ``download``): the ZIP with its true ``Content-Length``, ``chunk_bytes`` (default
+  1) at a time every ``interval`` seconds (default 0.1): a body that never times out a read.
+* ``archive`` (target ``download``): a ZIP made to order instead of the job's. ``members`` is a list
+  of ``[name, size]``; with ``repeat`` > 1, each is added ``repeat`` times with ``{i}`` in its name
+  replaced by 0, 1, ... ``fill="zeros"`` (default) makes members of zero bytes, which deflate about
+  1000:1 (a ZIP bomb); ``"text"`` makes CSV-like lines. Names are stored exactly as given.
 
 Job-level kinds (target ``status``): ``job_error`` and ``never_finish``. Unlike the others they are
 not consumed by status polls: each is attached, when a job is *submitted*, to the next ``times``
@@ -37,13 +62,20 @@ from dataclasses import dataclass
 from typing import Any
 
 TARGETS: tuple[str, ...] = ("token", "submit", "status", "download")
-REQUEST_KINDS = frozenset({"status", "delay", "reset"})
-DOWNLOAD_KINDS = frozenset({"truncate", "corrupt", "expired", "redirect"})
+REQUEST_KINDS = frozenset({"status", "delay", "reset", "echo", "oversize"})
+DOWNLOAD_KINDS = frozenset({"truncate", "corrupt", "expired", "redirect", "gzip", "gzip_bomb", "drip", "archive"})
 JOB_KINDS = frozenset({"job_error", "never_finish"})
+#: Request-level kinds that only one target knows.
+TARGET_KINDS: dict[str, frozenset[str]] = {
+    "token": frozenset(),
+    "submit": frozenset({"job_id"}),
+    "status": frozenset({"download_url"}),
+    "download": DOWNLOAD_KINDS,
+}
 _KINDS_BY_TARGET: dict[str, frozenset[str]] = {
     "token": REQUEST_KINDS,
-    "submit": REQUEST_KINDS,
-    "status": REQUEST_KINDS | JOB_KINDS,
+    "submit": REQUEST_KINDS | TARGET_KINDS["submit"],
+    "status": REQUEST_KINDS | TARGET_KINDS["status"] | JOB_KINDS,
     "download": REQUEST_KINDS | DOWNLOAD_KINDS,
 }
 _NUMBER = (int, float)
@@ -52,6 +84,14 @@ _PARAMS: dict[str, dict[str, tuple[type, ...]]] = {
     "status": {"status": (int,), "headers": (dict,), "body": (str,), "html": (bool,), "message": (str,)},
     "delay": {"seconds": _NUMBER},
     "reset": {},
+    "echo": {"status": (int,), "source": (str,), "json": (bool,)},
+    "oversize": {"status": (int,), "bytes": (int,)},
+    "download_url": {"url": (str,)},
+    "job_id": {"job_id": (str,)},
+    "gzip": {"always": (bool,)},
+    "gzip_bomb": {"inflated_bytes": (int,)},
+    "drip": {"chunk_bytes": (int,), "interval": _NUMBER},
+    "archive": {"members": (list,), "repeat": (int,), "fill": (str,)},
     "truncate": {"after_bytes": (int,)},
     "corrupt": {},
     "expired": {"status": (int,)},

@@ -161,6 +161,10 @@ class JobStore:
         if directory is not None:
             shutil.rmtree(directory, ignore_errors=True)
 
+    def scratch_path(self, suffix: str) -> Path:
+        """A fresh file name in the store's temp directory (deleted with it on close)."""
+        return self._temp_directory() / f"scratch-{uuid.uuid4().hex}{suffix}"
+
     def _temp_directory(self) -> Path:
         with self._lock:
             if self._directory is None:

@@ -12,8 +12,9 @@ import ssl
 import struct
 import sys
 import threading
+import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -61,13 +62,28 @@ class FileResponse:
 
 
 @dataclass
+class StreamResponse:
+    """A reply of ``length`` bytes made while it is sent, ``interval`` seconds apart per chunk.
+
+    For bodies too big to hold (an oversized answer) or sent too slowly to time out (a drip). The
+    client may hang up at any time; the rest is then never made.
+    """
+
+    status: int
+    length: int
+    chunks: Iterable[bytes]
+    headers: dict[str, str] = field(default_factory=dict)
+    interval: float = 0.0
+
+
+@dataclass
 class Reset:
     """No reply at all: the connection is dropped."""
 
     status: int = 0
 
 
-Reply = Response | FileResponse | Reset
+Reply = Response | FileResponse | StreamResponse | Reset
 
 
 class Application(Protocol):
@@ -277,6 +293,8 @@ class _Handler(BaseHTTPRequestHandler):
                 _drop(self.connection)
             elif isinstance(reply, FileResponse):
                 self._write_file(reply)
+            elif isinstance(reply, StreamResponse):
+                self._write_stream(reply)
             else:
                 self._write_headers(reply.status, reply.headers, len(reply.body))
                 if self.command != "HEAD":
@@ -290,6 +308,16 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.send_header("Content-Length", str(length))
         self.end_headers()
+
+    def _write_stream(self, reply: StreamResponse) -> None:
+        self._write_headers(reply.status, reply.headers, reply.length)
+        if self.command == "HEAD":
+            return
+        for chunk in reply.chunks:
+            self.wfile.write(chunk)
+            self.wfile.flush()
+            if reply.interval:
+                time.sleep(reply.interval)
 
     def _write_file(self, reply: FileResponse) -> None:
         self._write_headers(reply.status, reply.headers, reply.path.stat().st_size)
