@@ -57,3 +57,7 @@ class SparkJobError(SparkLogError):
 
 class SparkLandingError(SparkLogError):
     """A ZIP could not be published at its destination; nothing partial was left there."""
+
+
+class SparkTlsError(SparkLogError):
+    """A server's TLS certificate failed verification: reported at once, never retried."""

@@ -1,7 +1,8 @@
 """What a ``coherent_spark`` Airflow connection means, with no I/O.
 
 The connection's fields are read and checked here once, so that a bad one fails with the field to
-fix before any request is sent; the result also says which origin may receive credentials.
+fix before any request is sent; the result also says which origin may receive credentials, and
+which hosts downloads may come from.
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ from typing import Any, Literal
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from airflow_provider_spark_logs.exceptions import SparkConfigError
+from airflow_provider_spark_logs.protocol.urls import DownloadHosts, PlainUrl, allowed_host_pattern, plain_url
 
 AuthType = Literal["api_key", "bearer", "oauth2"]
 AUTH_TYPES: tuple[str, ...] = ("api_key", "bearer", "oauth2")
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_MAX_RETRIES = 5
+DEFAULT_DOWNLOAD_TIMEOUT = 3600.0
 
 
 @dataclass(frozen=True)
@@ -38,23 +41,25 @@ class SparkConnectionConfig:
     timeout: float = DEFAULT_TIMEOUT
     max_retries: int = DEFAULT_MAX_RETRIES
     verify: bool | str = True
+    download_hosts: tuple[str, ...] = ()
+    download_timeout: float = DEFAULT_DOWNLOAD_TIMEOUT
 
     @property
     def api_root(self) -> str:
         return f"{self.base_url}/{quote(self.tenant, safe='')}/api/v3"
 
     @property
-    def origin(self) -> str:
-        return origin_of(self.base_url)
+    def api_url(self) -> PlainUrl:
+        """The base URL, read strictly (checked when the connection was parsed)."""
+        parsed = plain_url(self.base_url)
+        if parsed is None:
+            raise SparkConfigError(f"Connection '{self.conn_id}' has a base URL that is not a plain http(s) URL.")
+        return parsed
 
-
-def origin_of(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme.lower()}://{(parts.hostname or '').lower()}:{parts.port or _default_port(parts.scheme)}"
-
-
-def _default_port(scheme: str) -> int:
-    return 443 if scheme.lower() == "https" else 80
+    @property
+    def downloads(self) -> DownloadHosts:
+        """Where this connection's downloads may come from."""
+        return DownloadHosts(self.api_url, self.download_hosts)
 
 
 def parse_connection(
@@ -79,7 +84,7 @@ def parse_connection(
                 "put the OAuth2 client id in the login field."
             )
         token_url = _optional_str(extra.get("token_url")) or _keycloak_token_url(conn_id, base_url, tenant)
-    return SparkConnectionConfig(
+    config = SparkConnectionConfig(
         conn_id=conn_id,
         base_url=base_url,
         tenant=tenant,
@@ -90,7 +95,40 @@ def parse_connection(
         timeout=_positive_float(conn_id, "timeout", extra.get("timeout"), DEFAULT_TIMEOUT),
         max_retries=_non_negative_int(conn_id, "max_retries", extra.get("max_retries"), DEFAULT_MAX_RETRIES),
         verify=_verify(conn_id, extra.get("verify")),
+        download_hosts=_download_hosts(conn_id, extra.get("download_hosts")),
+        download_timeout=_positive_float(
+            conn_id, "download_timeout", extra.get("download_timeout"), DEFAULT_DOWNLOAD_TIMEOUT
+        ),
     )
+    _check_plain(conn_id, "host", config.base_url)
+    if config.token_url is not None:
+        _check_plain(conn_id, "token_url", config.token_url)
+    return config
+
+
+def _check_plain(conn_id: str, name: str, url: str) -> None:
+    """Credentials go to these URLs: every URL parser must read the same host from them."""
+    if plain_url(url) is None:
+        raise SparkConfigError(
+            f"Connection '{conn_id}' has {name} {url!r}, which is not a plain http(s) URL: leave out "
+            "user info (user@), backslashes, spaces and fragments, and give the host as a name or a plain IP."
+        )
+
+
+def _download_hosts(conn_id: str, value: Any) -> tuple[str, ...]:
+    """Extra ``download_hosts``: a list (or comma-separated text) of host names, ``*.domain`` or IPs."""
+    if value is None or value == "":
+        return ()
+    entries = value.split(",") if isinstance(value, str) else value
+    if not isinstance(entries, list | tuple):
+        entries = [None]
+    hosts = [allowed_host_pattern(entry) if isinstance(entry, str) else None for entry in entries]
+    if None in hosts:
+        raise SparkConfigError(
+            f"Connection '{conn_id}' has extra download_hosts={value!r}: use a list of host names, "
+            '\'*.domain\' patterns or IP addresses, e.g. ["docs.my-company.internal", "*.storage.internal"].'
+        )
+    return tuple(host for host in hosts if host)
 
 
 def _unprefixed(key: str) -> str:
@@ -225,5 +263,7 @@ def _verify(conn_id: str, value: Any) -> bool | str:
 
 
 def may_send_credentials(config: SparkConnectionConfig, url: str) -> bool:
-    """Spark credentials go to the API's own origin only: never to the document store or a redirect."""
-    return origin_of(url) == config.origin
+    """Spark credentials go to the API's exact origin only (scheme, host and port, read strictly):
+    never to the document store, nor to a URL that parsers could read another host from."""
+    parsed = plain_url(url)
+    return parsed is not None and parsed.origin == config.api_url.origin

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal, cast
-from urllib.parse import quote, urljoin, urlsplit
+from urllib.parse import quote, urljoin
 
 from airflow_provider_spark_logs.exceptions import (
     SparkApiError,
@@ -22,6 +23,8 @@ from airflow_provider_spark_logs.exceptions import (
     SparkProtocolError,
 )
 from airflow_provider_spark_logs.protocol.connection import SparkConnectionConfig, may_send_credentials
+from airflow_provider_spark_logs.protocol.redaction import redacted
+from airflow_provider_spark_logs.protocol.urls import plain_url
 from airflow_provider_spark_logs.timestamps import format_timestamp, to_utc
 from airflow_provider_spark_logs.windows import check_window
 
@@ -31,6 +34,12 @@ EXPIRED_DOWNLOAD_STATUSES = frozenset({401, 403, 404, 410})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 ONE_MS = timedelta(milliseconds=1)
 _EXCERPT_CHARS = 200
+#: The most of an API or token answer we read: real ones are a few hundred bytes.
+MAX_ANSWER_BYTES = 2**20
+#: We never inflate what we fetch: sizes and checks apply to the bytes that crossed the wire.
+IDENTITY = {"Accept-Encoding": "identity"}
+#: Spark's job ids are UUIDs; anything but a plain token could collapse a URL path or forge a log line.
+_JOB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -122,18 +131,30 @@ class HttpRequest:
     """A request to send; ``what`` names it in errors (never with secrets)."""
 
     method: str
-    url: str
+    url: str = field(repr=False)  # a download URL is a secret
     what: str
     json: Any = None
     form: Mapping[str, str] | None = field(default=None, repr=False)
     headers: Mapping[str, str] = field(default_factory=dict)
     authenticated: bool = True
+    secrets: tuple[str, ...] = field(default=(), repr=False)
 
 
 def path_segment(value: str, name: str) -> str:
+    """``value`` as one URL path segment; ``.`` and ``..`` would collapse the path, and control
+    characters could forge a log line, so they are refused."""
     if not isinstance(value, str) or not value.strip():
         raise SparkConfigError(f"{name} must be a non-empty name, got {value!r}.")
+    if value.strip() in (".", ".."):
+        raise SparkConfigError(f"{name} must be a name, not {value!r}: '.' and '..' would change the URL's path.")
+    if has_control_character(value):
+        raise SparkConfigError(f"{name} must not hold control characters, got {value!r}.")
     return quote(value, safe="")
+
+
+def has_control_character(text: str) -> bool:
+    """Control or invisible formatting characters (newlines, escapes, bidi overrides)."""
+    return any(unicodedata.category(char) in ("Cc", "Cf") for char in text)
 
 
 def check_export_format(export_format: Any) -> ExportFormat:
@@ -161,7 +182,7 @@ def submit_request(
         _log_url(config, folder, service, export_format),
         what=f"the log export of {folder}/{service}",
         json=filters.request_body(),
-        headers={"Content-Type": "application/json", "Accept": "application/json"},
+        headers={"Content-Type": "application/json", "Accept": "application/json", **IDENTITY},
     )
 
 
@@ -172,7 +193,7 @@ def status_request(
         "GET",
         f"{_log_url(config, folder, service, export_format)}/status/{path_segment(job_id, 'job_id')}",
         what=f"the status of log export job {job_id} of {folder}/{service}",
-        headers={"Accept": "application/json"},
+        headers={"Accept": "application/json", **IDENTITY},
     )
 
 
@@ -188,7 +209,7 @@ def token_request(config: SparkConnectionConfig) -> HttpRequest:
             "client_id": config.client_id,
             "client_secret": config.secret,
         },
-        headers={"Accept": "application/json"},
+        headers={"Accept": "application/json", **IDENTITY},
         authenticated=False,
     )
 
@@ -196,9 +217,38 @@ def token_request(config: SparkConnectionConfig) -> HttpRequest:
 def download_request(config: SparkConnectionConfig, url: str, *, redirected: bool = False) -> HttpRequest:
     """The ZIP lives on the document store; credentials go along only to the API's own origin, and
     never to a URL that a redirect named: a document store must not make us send authenticated calls.
+
+    The URL must be one that every parser reads alike, on a host the connection trusts (see
+    :class:`~.urls.DownloadHosts`); the URL itself is a secret, kept out of any quoted answer.
     """
+    source = "a redirect of the log export download" if redirected else "the download_url of a finished job"
+    parsed = plain_url(url)
+    if parsed is None:
+        raise SparkProtocolError(
+            f"Refused {source}: it is not a plain http(s) URL (it has user info, a backslash, a fragment, "
+            "spaces or control characters, another scheme, or an unclear host), which URL parsers could "
+            "read different hosts from."
+        )
+    refusal = config.downloads.refusal(parsed)
+    if refusal is not None:
+        raise SparkProtocolError(download_refusal_message(config, source, parsed.host, refusal))
     authenticated = not redirected and may_send_credentials(config, url)
-    return HttpRequest("GET", url, what="the log export download", authenticated=authenticated)
+    path = url.split("://", 1)[1].partition("/")[2]
+    return HttpRequest(
+        "GET",
+        url,
+        what="the log export download",
+        authenticated=authenticated,
+        headers=IDENTITY,
+        secrets=(url, f"/{path}", path.split("?", 1)[0]),
+    )
+
+
+def download_refusal_message(config: SparkConnectionConfig, source: str, host: str, reason: str) -> str:
+    return (
+        f"Refused {source} from host {host}: {reason}. If that host is your document store, add it to "
+        f"extra download_hosts of connection '{config.conn_id}'."
+    )
 
 
 def auth_headers(config: SparkConnectionConfig, access_token: str | None = None) -> dict[str, str]:
@@ -213,10 +263,16 @@ def auth_headers(config: SparkConnectionConfig, access_token: str | None = None)
 
 
 def redirect_target(url: str, status: int, headers: Mapping[str, str]) -> str | None:
+    """Where a redirect leads (checked like any download URL when it is fetched), or None."""
     if status not in REDIRECT_STATUSES:
         return None
     location = header_value(headers, "location")
-    return urljoin(url, location) if location else None
+    if not location:
+        return None
+    try:
+        return urljoin(url, location)
+    except ValueError:
+        raise SparkProtocolError("The log export download was redirected to a URL that cannot be read.") from None
 
 
 @dataclass(frozen=True)
@@ -262,38 +318,60 @@ class AccessToken:
         return now < self.expires_at - min(30.0, self.lifetime / 10)
 
 
-def _json_object(body: bytes, what: str) -> dict[str, Any]:
+def answer_too_large(what: str) -> SparkProtocolError:
+    return SparkProtocolError(
+        f"Spark answered {what} with more than {MAX_ANSWER_BYTES // 2**20} MiB, far more than such an "
+        "answer holds; it was not read further."
+    )
+
+
+def loads(body: bytes) -> Any:
+    """JSON from an answer, or ValueError: a bomb of nesting is a bad answer too, not a crash."""
+    if len(body) > MAX_ANSWER_BYTES:
+        raise ValueError("answer too large")
     try:
-        data = json.loads(body)
+        return json.loads(body)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+
+
+def _json_object(body: bytes, what: str, secrets: Iterable[str]) -> dict[str, Any]:
+    try:
+        data = loads(body)
     except ValueError:
-        raise SparkProtocolError(f"Spark answered {what} with a body that is not JSON: {excerpt(body)!r}.") from None
+        raise SparkProtocolError(
+            f"Spark answered {what} with a body that is not JSON: {excerpt(body, secrets)!r}."
+        ) from None
     if not isinstance(data, dict):
         raise SparkProtocolError(f"Spark answered {what} with JSON that is not an object.")
     return data
 
 
-def _response_data(body: bytes, what: str) -> dict[str, Any]:
-    data = _json_object(body, what)
+def _response_data(body: bytes, what: str, secrets: Iterable[str]) -> dict[str, Any]:
+    data = _json_object(body, what, secrets)
     if data.get("status") == "Error" or isinstance(data.get("error"), dict):
-        raise SparkApiError(
-            f"Spark reported an error for {what}: {envelope_message(data) or 'no message'}.",
-            api_message=envelope_message(data),
-        )
+        message = _redacted_message(envelope_message(data), secrets)
+        raise SparkApiError(f"Spark reported an error for {what}: {message or 'no message'}.", api_message=message)
     response_data = data.get("response_data")
     if not isinstance(response_data, dict):
         raise SparkProtocolError(f"Spark answered {what} without the object field 'response_data'.")
     return response_data
 
 
-def parse_submit(body: bytes, what: str) -> str:
-    job_id = _response_data(body, what).get("job_id")
+def parse_submit(body: bytes, what: str, secrets: Iterable[str] = ()) -> str:
+    job_id = _response_data(body, what, secrets).get("job_id")
     if not isinstance(job_id, str) or not job_id.strip():
         raise SparkProtocolError(f"Spark answered {what} without a string field 'response_data.job_id'.")
+    if not _JOB_ID.fullmatch(job_id):
+        raise SparkProtocolError(
+            f"Spark answered {what} with field 'response_data.job_id'={job_id[:80]!r}, which is not a plain "
+            "token (letters, digits, '.', '_', '-', up to 128): it would change the status URL or the logs."
+        )
     return job_id
 
 
-def parse_status(body: bytes, what: str) -> JobStatus:
-    data = _response_data(body, what)
+def parse_status(body: bytes, what: str, secrets: Iterable[str] = ()) -> JobStatus:
+    data = _response_data(body, what, secrets)
     progress = data.get("progress")
     if isinstance(progress, bool) or not isinstance(progress, int | float) or not 0 <= progress <= 100:
         raise SparkProtocolError(
@@ -301,15 +379,17 @@ def parse_status(body: bytes, what: str) -> JobStatus:
         )
     url = data.get("download_url")
     url = None if url == "" else url
-    if url is not None and (not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https")):
+    if url is not None and (not isinstance(url, str) or plain_url(url) is None):
         raise SparkProtocolError(
-            f"Spark answered {what} with field 'response_data.download_url' that is not an http(s) URL."
+            f"Spark answered {what} with field 'response_data.download_url' that is not a plain http(s) URL "
+            "(it has user info, a backslash, a fragment, spaces or control characters, or an unclear host), "
+            "which URL parsers could read different hosts from."
         )
     return JobStatus(progress=progress, download_url=url)
 
 
-def parse_token(body: bytes, what: str, now: float) -> AccessToken:
-    data = _json_object(body, what)
+def parse_token(body: bytes, what: str, now: float, secrets: Iterable[str] = ()) -> AccessToken:
+    data = _json_object(body, what, secrets)
     token = data.get("access_token")
     if not isinstance(token, str) or not token:
         raise SparkProtocolError(f"The token endpoint answered {what} without a string field 'access_token'.")
@@ -332,25 +412,35 @@ def envelope_message(data: Mapping[str, Any]) -> str | None:
     return None
 
 
-def excerpt(body: bytes) -> str:
-    """A short, single-line excerpt of a non-JSON body (proxy HTML pages included)."""
+def excerpt(body: bytes, secrets: Iterable[str] = ()) -> str:
+    """A short, single-line excerpt of a non-JSON body (proxy HTML pages included), secrets cut out."""
     text = body[: _EXCERPT_CHARS * 8].decode("utf-8", errors="replace")
-    text = re.sub(r"<[^>]*>", " ", text)
-    text = " ".join(text.split())
+    text = redacted(" ".join(re.sub(r"<[^>]*>", " ", text).split()), secrets)
     return text[:_EXCERPT_CHARS] + ("..." if len(text) > _EXCERPT_CHARS else "")
 
 
-def api_message(body: bytes) -> str:
+def api_message(body: bytes, secrets: Iterable[str] = ()) -> str:
+    """The error message of an answer (its envelope's, else an excerpt), with no known secret in it."""
     try:
-        data = json.loads(body)
+        data = loads(body)
     except ValueError:
-        return excerpt(body)
+        return excerpt(body, secrets)
     message = envelope_message(data) if isinstance(data, dict) else None
-    return message or excerpt(body)
+    return _redacted_message(message, secrets) or excerpt(body, secrets)
 
 
-def error_for_status(config: SparkConnectionConfig, request: HttpRequest, status: int, body: bytes) -> SparkApiError:
-    message = api_message(body) or "no message"
+def _redacted_message(message: str | None, secrets: Iterable[str]) -> str | None:
+    if message is None:
+        return None
+    text = redacted(" ".join(message.split()), secrets)
+    return text[: _EXCERPT_CHARS * 2] + ("..." if len(text) > _EXCERPT_CHARS * 2 else "")
+
+
+def error_for_status(
+    config: SparkConnectionConfig, request: HttpRequest, status: int, body: bytes, secrets: Iterable[str] = ()
+) -> SparkApiError:
+    """The error for a non-2xx answer; quoted answer text never holds a secret we know, in any encoding."""
+    message = api_message(body, (config.secret, *request.secrets, *secrets)) or "no message"
     summary = f"Spark answered {request.what} with HTTP {status}: {message}"
     if status in (401, 403) and (request.authenticated or request.form is not None):
         return SparkAuthError(

@@ -20,7 +20,7 @@ from airflow_provider_spark_logs.exceptions import (
     SparkProtocolError,
     SparkRetriesExhaustedError,
 )
-from airflow_provider_spark_logs.protocol.connection import parse_connection
+from airflow_provider_spark_logs.protocol.connection import may_send_credentials, parse_connection
 from airflow_provider_spark_logs.protocol.exchange import Done, Exchange, RefreshToken, Wait, retry_after
 from airflow_provider_spark_logs.protocol.job_watch import JobWatch
 from airflow_provider_spark_logs.protocol.messages import (
@@ -223,7 +223,7 @@ def test_credentials_go_to_the_api_origin_only():
     parsed = config(host="https://excel.env.coherent.global:443/acme")
     assert download_request(parsed, "https://excel.env.coherent.global/docs/x.zip").authenticated
     assert not download_request(parsed, "https://entitystore.env.coherent.global/x.zip").authenticated
-    assert not download_request(parsed, "http://excel.env.coherent.global/x.zip").authenticated
+    assert not may_send_credentials(parsed, "http://excel.env.coherent.global/x.zip")
     assert not download_request(parsed, "https://excel.env.coherent.global/x.zip", redirected=True).authenticated
 
 
