@@ -9,29 +9,36 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import ipaddress
 import os
 import ssl
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import aiohttp
 import requests
+import urllib3
 
 from airflow_provider_spark_logs import CONN_TYPE, DEFAULT_CONN_ID, __version__
 from airflow_provider_spark_logs._compat import BaseHook, Connection, amask_secret, mask_secret
 from airflow_provider_spark_logs.exceptions import (
+    SparkConfigError,
     SparkDownloadError,
     SparkLogError,
     SparkNotFoundError,
+    SparkProtocolError,
     SparkRetriesExhaustedError,
 )
+from airflow_provider_spark_logs.hooks.address_guard import AddressCheck, AddressCheckingAdapter, checking_addresses
 from airflow_provider_spark_logs.protocol.connection import SparkConnectionConfig, parse_connection
-from airflow_provider_spark_logs.protocol.exchange import Done, Exchange, RefreshToken, Retry
+from airflow_provider_spark_logs.protocol.exchange import Done, Exchange, RefreshToken, Retry, Wait
 from airflow_provider_spark_logs.protocol.job_watch import JobWatch
 from airflow_provider_spark_logs.protocol.messages import (
+    MAX_ANSWER_BYTES,
     AccessToken,
     ExportFormat,
     HttpRequest,
@@ -39,6 +46,7 @@ from airflow_provider_spark_logs.protocol.messages import (
     JobStatus,
     LogFilters,
     auth_headers,
+    download_refusal_message,
     download_request,
     parse_status,
     parse_submit,
@@ -56,7 +64,14 @@ ASYNC_USER_AGENT = f"{USER_AGENT} (aiohttp)"
 MAX_REDIRECTS = 5
 DOWNLOAD_CHUNK_BYTES = 1 << 20
 _PROBE_JOB_ID = "00000000-0000-0000-0000-000000000000"
-_SYNC_TRANSPORT_ERRORS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
+_READ_BYTES = 64 * 1024
+# Reading a raw body raises urllib3's own errors, which requests would otherwise have wrapped.
+_SYNC_TRANSPORT_ERRORS = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    urllib3.exceptions.HTTPError,
+)
 _ASYNC_TRANSPORT_ERRORS = (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, asyncio.TimeoutError)
 #: How long an idle connection of a shared async session is kept: past the default 10 s poll
 #: interval, and short of the 60 s after which load balancers commonly drop idle connections.
@@ -85,6 +100,15 @@ class BinaryWriter(Protocol):
     """Where a download goes: a binary file, or anything with its ``write``."""
 
     def write(self, data: bytes, /) -> int: ...
+
+
+class _HopByHopSession(requests.Session):
+    """A session that never reads a ``Location`` itself: the hook follows redirects hop by hop and
+    checks each (requests would parse the next URL even with ``allow_redirects=False``, and fail on
+    a hostile one with its own error)."""
+
+    def resolve_redirects(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        return iter(())
 
 
 class SparkLogHook(BaseHook):
@@ -128,6 +152,7 @@ class SparkLogHook(BaseHook):
         if config is None:
             config = self._load_config(self.get_connection(self.spark_conn_id))
             mask_secret(config.secret)
+            _check_ca_bundle(config)
         return config
 
     async def aget_config(self) -> SparkConnectionConfig:
@@ -142,12 +167,17 @@ class SparkLogHook(BaseHook):
             config = self._load_config(await self.aget_connection(self.spark_conn_id))
             if _first_time_masked(config.secret):
                 await amask_secret(config.secret)
+            await asyncio.to_thread(_check_ca_bundle, config)
         return config
 
-    def _remember_token(self, body: bytes, request: HttpRequest) -> str:
+    def _remember_token(self, config: SparkConnectionConfig, body: bytes, request: HttpRequest) -> str:
         """Cache a new OAuth2 token; the caller masks it (sync or async)."""
-        self._token = parse_token(body, request.what, time.time())
+        self._token = parse_token(body, request.what, time.time(), self._known_secrets(config))
         return self._token.value
+
+    def _known_secrets(self, config: SparkConnectionConfig) -> tuple[str, ...]:
+        """What must never be quoted back from an answer: the connection's secret and our token."""
+        return (config.secret, self._token.value) if self._token is not None else (config.secret,)
 
     def _cached_token(self) -> str | None:
         if self._token is not None and self._token.fresh(time.time()):
@@ -158,9 +188,11 @@ class SparkLogHook(BaseHook):
 
     def get_conn(self) -> requests.Session:
         if self._session is None:
-            session = requests.Session()
+            session = _HopByHopSession()
             session.verify = self.get_config().verify
             session.headers["User-Agent"] = SYNC_USER_AGENT
+            for prefix in ("http://", "https://"):
+                session.mount(prefix, AddressCheckingAdapter())
             self._session = session
         return self._session
 
@@ -175,51 +207,81 @@ class SparkLogHook(BaseHook):
         token = self._cached_token()
         if token is None:
             request = token_request(config)
-            token = self._remember_token(self._call(config, request), request)
+            token = self._remember_token(config, self._call(config, request), request)
             mask_secret(token)
         return token
 
-    def _attempt(self, request: HttpRequest, exchange: Exchange, stream: bool) -> requests.Response | Retry:
-        """Send once: the response to use, or what to do before sending again."""
+    def _attempt(
+        self, request: HttpRequest, exchange: Exchange, stream: bool, address_check: AddressCheck | None
+    ) -> requests.Response | bytes | Retry:
+        """Send once: a streamed download that succeeded (or redirects) unread, the body of an
+        answer to use (read raw, to the cap), or what to do before sending again.
+
+        ``address_check`` applies to the connections this request opens (not to a token fetch).
+        """
         headers = self._headers(exchange.config, request)
+        exchange.sent(headers)
+        certificate: str | None = None
+        network_error: str | None = None
         try:
-            response = self.get_conn().request(
-                request.method,
-                request.url,
-                headers=headers,
-                json=request.json,
-                data=request.form,
-                timeout=exchange.config.timeout,
-                allow_redirects=False,
-                stream=stream,
-                # Per request: a session's verify loses to REQUESTS_CA_BUNDLE (psf/requests#3829).
-                verify=exchange.config.verify,
-            )
+            with checking_addresses(address_check):
+                response = self._send(request, exchange, headers)
+            if stream and (response.ok or response.is_redirect):
+                return response
+            with response:
+                body = _capped_body(response)
         except _SYNC_TRANSPORT_ERRORS as error:
-            network_error: str | None = type(error).__name__
-        else:
-            network_error = None
+            certificate, network_error = _certificate_problem(error), type(error).__name__
+        # Decided outside the except block, so that an error raised here does not chain the
+        # network error, whose text holds the URL (a secret, for downloads).
+        if certificate is not None:
+            exchange.on_certificate_error(certificate)
         if network_error is not None:
-            # Decided outside the except block, so that an error raised here does not chain the
-            # network error, whose text holds the URL (a secret, for downloads).
             return exchange.on_transport_error(network_error)
-        if stream and (response.ok or response.is_redirect):
-            return response
-        with response:
-            body = next(response.iter_content(4096), b"") if stream else response.content
         step = exchange.on_response(response.status_code, response.headers, body)
-        return response if isinstance(step, Done) else step
+        return step.body if isinstance(step, Done) else step
+
+    def _send(self, request: HttpRequest, exchange: Exchange, headers: dict[str, str]) -> requests.Response:
+        return self.get_conn().request(
+            request.method,
+            request.url,
+            headers=headers,
+            json=request.json,
+            data=request.form,
+            timeout=exchange.timeout(),
+            allow_redirects=False,
+            stream=True,
+            # Per request: a session's verify loses to REQUESTS_CA_BUNDLE (psf/requests#3829).
+            verify=exchange.config.verify,
+        )
 
     def _perform(
-        self, config: SparkConnectionConfig, request: HttpRequest, *, stream: bool = False
-    ) -> requests.Response:
-        exchange = Exchange(config, request)
-        while not isinstance(outcome := self._attempt(request, exchange, stream), requests.Response):
+        self,
+        config: SparkConnectionConfig,
+        request: HttpRequest,
+        *,
+        stream: bool = False,
+        deadline: float | None = None,
+        address_check: AddressCheck | None = None,
+    ) -> requests.Response | bytes:
+        exchange = Exchange(config, request, deadline=deadline)
+        while isinstance(outcome := self._attempt(request, exchange, stream, address_check), Wait | RefreshToken):
             time.sleep(self._before_next_attempt(exchange, outcome))
         return outcome
 
-    def _call(self, config: SparkConnectionConfig, request: HttpRequest) -> bytes:
-        return self._perform(config, request).content
+    def _call(self, config: SparkConnectionConfig, request: HttpRequest, deadline: float | None = None) -> bytes:
+        outcome = self._perform(config, request, deadline=deadline)
+        if isinstance(outcome, requests.Response):  # only streamed calls come back unread
+            outcome.close()
+            raise SparkProtocolError(f"{request.what} came back unread.")
+        return outcome
+
+    def _open(self, config: SparkConnectionConfig, request: HttpRequest, deadline: float) -> requests.Response:
+        """A download's response, unread; its connections checked by the address they reach."""
+        outcome = self._perform(config, request, stream=True, deadline=deadline, address_check=_address_check(config))
+        if isinstance(outcome, bytes):  # a 2xx is always returned unread when streaming
+            raise SparkDownloadError("The log export download came back already read.")
+        return outcome
 
     def _before_next_attempt(self, exchange: Exchange, retry: Retry) -> float:
         """Seconds to wait before sending again: none after dropping a refused token, else as told."""
@@ -239,15 +301,27 @@ class SparkLogHook(BaseHook):
         """Start a log-export job of CSV or JSON files and return its id."""
         config = self.get_config()
         request = submit_request(config, folder, service, filters, export_format)
-        job_id = parse_submit(self._call(config, request), request.what)
+        job_id = parse_submit(self._call(config, request), request.what, self._known_secrets(config))
         self.log.info("Started Spark log export job %s for %s/%s.", job_id, folder, service)
         return job_id
 
-    def get_job_status(self, folder: str, service: str, job_id: str, export_format: ExportFormat = "csv") -> JobStatus:
-        """Read a job's progress, on the endpoint of its format; its download URL, once there, is masked in logs."""
+    def get_job_status(
+        self,
+        folder: str,
+        service: str,
+        job_id: str,
+        export_format: ExportFormat = "csv",
+        *,
+        deadline: float | None = None,
+    ) -> JobStatus:
+        """Read a job's progress, on the endpoint of its format; its download URL, once there, is masked in logs.
+
+        With a ``deadline`` (epoch seconds), retries never wait past it.
+        """
         config = self.get_config()
         request = status_request(config, folder, service, job_id, export_format)
-        return _masked(parse_status(self._call(config, request), request.what))
+        body = self._call(config, request, deadline)
+        return _masked(parse_status(body, request.what, self._known_secrets(config)))
 
     def check_job(
         self, folder: str, service: str, watch: JobWatch, export_format: ExportFormat = "csv"
@@ -258,7 +332,7 @@ class SparkLogHook(BaseHook):
         failed; transient failures that outlasted the retries are ridden out until the deadline.
         """
         try:
-            status = self.get_job_status(folder, service, watch.job_id, export_format)
+            status = self.get_job_status(folder, service, watch.job_id, export_format, deadline=watch.deadline)
         except SparkRetriesExhaustedError as error:
             return watch.after_transient_error(error, time.time())
         return watch.after_status(status, time.time())
@@ -274,17 +348,20 @@ class SparkLogHook(BaseHook):
         """Stream ``url`` into ``fileobj`` in ``chunk_size`` pieces and return the byte count.
 
         Spark credentials are sent only if ``url`` is on the API's own origin, and never after a
-        redirect, wherever it leads. A body cut short raises :class:`SparkDownloadError`.
+        redirect, wherever it leads. Every hop must be on a host the connection trusts, checked by
+        name and then by the address the connection reached. The body is taken as sent (never
+        inflated), within the connection's ``download_timeout``; a body cut short, late or encoded
+        raises :class:`SparkDownloadError`.
         """
-        mask_secret(url)
+        config = self.get_config()
+        deadline = time.time() + config.download_timeout
         for hop in range(MAX_REDIRECTS + 1):
-            config = self.get_config()
+            _mask_url(url)
             request = download_request(config, url, redirected=hop > 0)
-            with self._perform(config, request, stream=True) as response:
+            with self._open(config, request, deadline) as response:
                 target = redirect_target(url, response.status_code, response.headers)
                 if target is None:
-                    return _stream_body(response, fileobj, chunk_size)
-            mask_secret(target)
+                    return _stream_body(response, fileobj, chunk_size, deadline, config)
             url = target
         raise SparkDownloadError(f"The log export download was redirected more than {MAX_REDIRECTS} times.")
 
@@ -333,7 +410,7 @@ class SparkLogHook(BaseHook):
         token = self._cached_token()
         if token is None:
             request = token_request(config)
-            token = self._remember_token(await self._acall(session, config, request), request)
+            token = self._remember_token(config, await self._acall(session, config, request), request)
             await amask_secret(token)
         return token
 
@@ -342,6 +419,9 @@ class SparkLogHook(BaseHook):
     ) -> bytes | Retry:
         """:meth:`_attempt` for the event loop: the body to use, or what to do before sending again."""
         headers = await self._aheaders(session, exchange.config, request)
+        exchange.sent(headers)
+        certificate: str | None = None
+        network_error: str | None = None
         try:
             async with session.request(
                 request.method,
@@ -349,32 +429,38 @@ class SparkLogHook(BaseHook):
                 headers=headers,
                 json=request.json,
                 data=request.form,
-                timeout=aiohttp.ClientTimeout(total=exchange.config.timeout),
+                timeout=aiohttp.ClientTimeout(total=exchange.timeout()),
                 allow_redirects=False,
                 ssl=await self._assl(exchange.config),
             ) as response:
-                body = await response.read()
+                body = await _acapped_body(response)
         except _ASYNC_TRANSPORT_ERRORS as error:
-            network_error: str | None = type(error).__name__
-        else:
-            network_error = None
+            certificate, network_error = _certificate_problem(error), type(error).__name__
+        if certificate is not None:  # outside the except block: see _attempt
+            exchange.on_certificate_error(certificate)
         if network_error is not None:
-            return exchange.on_transport_error(network_error)  # outside the except block: see _attempt
+            return exchange.on_transport_error(network_error)
         step = exchange.on_response(response.status, response.headers, body)
         return step.body if isinstance(step, Done) else step
 
     async def _acall(
-        self, session: aiohttp.ClientSession, config: SparkConnectionConfig, request: HttpRequest
+        self,
+        session: aiohttp.ClientSession,
+        config: SparkConnectionConfig,
+        request: HttpRequest,
+        deadline: float | None = None,
     ) -> bytes:
-        exchange = Exchange(config, request)
+        exchange = Exchange(config, request, deadline=deadline)
         while not isinstance(outcome := await self._aattempt(session, request, exchange), bytes):
             await asyncio.sleep(self._before_next_attempt(exchange, outcome))
         return outcome
 
     def _new_async_session(self) -> aiohttp.ClientSession:
+        # Answers are read as sent (auto_decompress off): a cap on inflated bytes would come too late.
         return aiohttp.ClientSession(
             headers={"User-Agent": ASYNC_USER_AGENT},
             connector=aiohttp.TCPConnector(keepalive_timeout=ASYNC_KEEPALIVE_SECONDS),
+            auto_decompress=False,
         )
 
     @asynccontextmanager
@@ -401,7 +487,13 @@ class SparkLogHook(BaseHook):
                 yield session
 
     async def aget_job_status(
-        self, folder: str, service: str, job_id: str, export_format: ExportFormat = "csv"
+        self,
+        folder: str,
+        service: str,
+        job_id: str,
+        export_format: ExportFormat = "csv",
+        *,
+        deadline: float | None = None,
     ) -> JobProgress:
         """A job's progress, for the event loop; unlike :meth:`get_job_status`, without the URL.
 
@@ -412,17 +504,79 @@ class SparkLogHook(BaseHook):
         config = await self.aget_config()
         request = status_request(config, folder, service, job_id, export_format)
         async with self._session_for_call() as session:
-            return parse_status(await self._acall(session, config, request), request.what).without_url()
+            body = await self._acall(session, config, request, deadline)
+        return parse_status(body, request.what, self._known_secrets(config)).without_url()
 
     async def acheck_job(
         self, folder: str, service: str, watch: JobWatch, export_format: ExportFormat = "csv"
     ) -> float | None:
         """:meth:`check_job` for the event loop."""
         try:
-            status = await self.aget_job_status(folder, service, watch.job_id, export_format)
+            status = await self.aget_job_status(folder, service, watch.job_id, export_format, deadline=watch.deadline)
         except SparkRetriesExhaustedError as error:
             return watch.after_transient_error(error, time.time())
         return watch.after_status(status, time.time())
+
+
+def _check_ca_bundle(config: SparkConnectionConfig) -> None:
+    """A CA bundle path that is not a file would fail every call; say so when the connection is read."""
+    if isinstance(config.verify, str) and not os.path.isfile(config.verify):
+        raise SparkConfigError(
+            f"Connection '{config.conn_id}' has extra verify={config.verify!r}, which is not a file: give the "
+            "path of a PEM CA bundle that exists on every worker and on the triggerer."
+        )
+
+
+def _certificate_problem(error: BaseException) -> str | None:
+    """Why a server certificate failed verification, if that is what ``error`` comes down to."""
+    seen: set[int] = set()
+    todo: list[Any] = [error]
+    while todo:
+        current = todo.pop()
+        if not isinstance(current, BaseException) or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLCertVerificationError):  # aiohttp's error is one, wrapping ssl's
+            inner = getattr(current, "certificate_error", current)
+            return getattr(inner, "verify_message", None) or "certificate verify failed"
+        todo += [current.__cause__, current.__context__, getattr(current, "reason", None), *current.args]
+    return None
+
+
+def _address_check(config: SparkConnectionConfig) -> AddressCheck:
+    def check(host: str, address: str) -> None:
+        refusal = config.downloads.address_refusal(host, ipaddress.ip_address(address.split("%", 1)[0]))
+        if refusal is not None:
+            raise SparkProtocolError(download_refusal_message(config, "the log export download", host, refusal))
+
+    return check
+
+
+def _mask_url(url: str) -> None:
+    """Mask a download URL, and its path as urllib3's debug log shows it: both hold the token."""
+    parts = urlsplit(url)
+    mask_secret(url)
+    mask_secret(f"{parts.path}?{parts.query}" if parts.query else parts.path)
+
+
+def _capped_body(response: requests.Response) -> bytes:
+    """The body as sent, but never more than one byte past what an answer may hold."""
+    body = bytearray()
+    for chunk in response.raw.stream(_READ_BYTES, decode_content=False):
+        body += chunk
+        if len(body) > MAX_ANSWER_BYTES:
+            break
+    return bytes(body)
+
+
+async def _acapped_body(response: aiohttp.ClientResponse) -> bytes:
+    """:func:`_capped_body` for aiohttp."""
+    body = bytearray()
+    async for chunk in response.content.iter_chunked(_READ_BYTES):
+        body += chunk
+        if len(body) > MAX_ANSWER_BYTES:
+            break
+    return bytes(body)
 
 
 def _masked(status: JobStatus) -> JobStatus:
@@ -431,17 +585,38 @@ def _masked(status: JobStatus) -> JobStatus:
     return status
 
 
-def _stream_body(response: requests.Response, fileobj: BinaryWriter, chunk_size: int) -> int:
-    """Copy the body in fixed-size chunks, and check it against ``Content-Length``."""
-    written = 0
+def _stream_body(
+    response: requests.Response, fileobj: BinaryWriter, chunk_size: int, deadline: float, config: SparkConnectionConfig
+) -> int:
+    """Copy the raw body in chunks of at most ``chunk_size`` until ``deadline``, and check its length.
+
+    An encoded body is refused rather than inflated: we asked for ``identity``, and sizes and ZIP
+    checks must apply to the bytes that crossed the wire (a gzip bomb would write gigabytes).
+    """
+    encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
+    if encoding not in ("", "identity"):
+        raise SparkDownloadError(
+            f"The document store sent the ZIP with Content-Encoding {encoding!r} although identity was asked "
+            "for; it is not inflated."
+        )
+    written, finished = 0, False
+    broken: str | None = None
     try:
-        for chunk in response.iter_content(chunk_size):
+        while not finished and time.time() < deadline:
+            chunk = response.raw.read1(chunk_size, decode_content=False)
+            finished = not chunk
             fileobj.write(chunk)
             written += len(chunk)
-    except requests.RequestException as error:
+    except _SYNC_TRANSPORT_ERRORS as error:
+        broken = type(error).__name__
+    if broken is not None:
+        raise SparkDownloadError(f"The log export download was cut off after {written} bytes ({broken}).")
+    if not finished:
         raise SparkDownloadError(
-            f"The log export download was cut off after {written} bytes ({type(error).__name__})."
-        ) from None
+            f"The log export download did not finish within download_timeout={config.download_timeout:g} s "
+            f"({written} bytes so far): raise extra download_timeout of connection '{config.conn_id}' "
+            "for very large exports or slow stores."
+        )
     expected = response.headers.get("Content-Length")
     if expected is not None and expected.isdigit() and int(expected) != written:
         raise SparkDownloadError(f"The log export download ended after {written} of {expected} announced bytes.")

@@ -621,6 +621,7 @@ def test_turning_tls_verification_off_is_explicit_and_warned(emulator, connect, 
 
 def test_a_ca_bundle_keeps_verification_on(tmp_path, emulator, connect, capsys):
     bundle = tmp_path / "ca.pem"
+    bundle.write_text("")  # a CA bundle path must exist when the connection is read
     connect("api_key", extra={"verify": str(bundle)})
     hook = SparkLogHook()
     assert hook.get_config().verify == str(bundle)
