@@ -18,6 +18,7 @@ from airflow.sdk import (
 )
 from airflow.sdk.definitions._internal.mixins import ResolveMixin
 from airflow.sdk.exceptions import AirflowException, AirflowNotFoundException, TaskDeferred
+from airflow.sdk.io.fs import has_fs
 from airflow.sdk.log import amask_secret, mask_secret, redact
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
@@ -38,6 +39,7 @@ __all__ = [
     "TriggerEvent",
     "amask_secret",
     "conf",
+    "has_fs",
     "mask_secret",
     "redact",
 ]

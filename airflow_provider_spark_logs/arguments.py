@@ -10,7 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 from airflow_provider_spark_logs._compat import ResolveMixin
-from airflow_provider_spark_logs.destinations import destination_path
+from airflow_provider_spark_logs.destinations import check_object_key, destination_path
 from airflow_provider_spark_logs.exceptions import SparkConfigError
 from airflow_provider_spark_logs.protocol.messages import path_segment
 
@@ -28,13 +28,15 @@ def seconds(value: float | timedelta, name: str) -> float:
 
 
 def check_names(**names: Any) -> None:
-    """Folder, service and job id are path segments: non-empty strings."""
+    """Folder, service and job id are path segments: non-empty names, not ``.`` or ``..``, with no
+    control characters."""
     for name, value in names.items():
         if is_literal(value):
             path_segment(value, name)
 
 
 def check_destination(destination: Any, conn_id: str | None) -> None:
-    """A literal destination with an unknown scheme fails at DAG parse time."""
+    """A literal destination that cannot be landed in (an unknown or read-only scheme, a key no store
+    takes) fails at DAG parse time."""
     if is_literal(destination):
-        destination_path(destination, conn_id)
+        check_object_key(destination_path(destination, conn_id))

@@ -16,7 +16,7 @@ from contextlib import suppress
 from typing import IO
 
 from airflow_provider_spark_logs.exceptions import SparkDownloadError
-from airflow_provider_spark_logs.zip_stream import ZipStreamCheck, ZipStreamError
+from airflow_provider_spark_logs.zip_stream import InflationCheck, ZipStreamCheck, ZipStreamError
 
 #: Downloaded chunks (of up to 1 MiB) queued for each check.
 QUEUE_CHUNKS = 4
@@ -62,11 +62,11 @@ class CheckingWriter:
     :meth:`abandon` when the download failed.
     """
 
-    def __init__(self, target: IO[bytes]) -> None:
+    def __init__(self, target: IO[bytes], inflation_check: InflationCheck | None = None) -> None:
         self.target = target
         self.size = 0
         self.digest = hashlib.sha256()
-        self.zip_check = ZipStreamCheck()
+        self.zip_check = ZipStreamCheck(inflation_check)
         self._consumers = [_ChunkConsumer(self.digest.update), _ChunkConsumer(self.zip_check.feed)]
 
     def write(self, data: bytes) -> int:

@@ -10,10 +10,16 @@ the next landing of that key whether its owner is gone); a remote object by uplo
 spool file, which object stores make visible only when the upload completes (S3 aborts its
 multipart upload on failure; a killed process leaves it incomplete, invisible, until a lifecycle
 rule aborts it).
+
+The ZIP's checks and ``unpack`` stay within :class:`~.unpacking.UnpackLimits`. With ``unpack``, the
+CSV files are published first and the ZIP last, as the mark of a complete landing: a failure takes
+back the files already published, and files without their ZIP (left by a run that was killed) are
+replaced by the next run.
 """
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import inspect
 import logging
@@ -30,12 +36,26 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from airflow_provider_spark_logs._compat import ObjectStoragePath
-from airflow_provider_spark_logs.destinations import default_object_name, destination_path, is_prefix, object_uri
+from airflow_provider_spark_logs.destinations import (
+    LOCAL_PROTOCOLS,
+    check_object_key,
+    default_object_name,
+    destination_path,
+    is_prefix,
+    object_uri,
+)
 from airflow_provider_spark_logs.download_checks import CheckingWriter
 from airflow_provider_spark_logs.exceptions import SparkApiError, SparkDownloadError, SparkJobError, SparkLandingError
 from airflow_provider_spark_logs.hooks.spark_logs import SparkLogHook
 from airflow_provider_spark_logs.protocol.messages import EXPIRED_DOWNLOAD_STATUSES, ExportFormat
 from airflow_provider_spark_logs.spool import Spool, left_by_a_dead_process, owner_tag, spool_file
+from airflow_provider_spark_logs.unpacking import (
+    UnpackLimits,
+    check_declared_sizes,
+    inflate,
+    inflation_check,
+    planned_members,
+)
 from airflow_provider_spark_logs.zip_stream import ZipStreamCheck, ZipStreamError
 
 log = logging.getLogger(__name__)
@@ -44,7 +64,6 @@ DOWNLOAD_ATTEMPTS = 3
 UPLOAD_PART_BYTES = 8 * 2**20
 UPLOAD_CONCURRENCY = 2
 S3_MAX_PARTS = 10_000
-LOCAL_PROTOCOLS = frozenset({"", "file", "local"})
 # Stores whose fsspec filesystem turns put_file(mode="create") into a write that the store refuses
 # if the object exists: S3 (s3fs: If-None-Match: * on the PUT and on CompleteMultipartUpload), GCS
 # (gcsfs: ifGenerationMatch=0) and Azure Blob Storage (adlfs: If-None-Match: *). Elsewhere
@@ -81,17 +100,24 @@ def downloaded_zip(
     job_id: str,
     beside: Path | None = None,
     export_format: ExportFormat = "csv",
+    limits: UnpackLimits | None = None,
 ) -> Iterator[SpooledZip]:
     """The job's ZIP in a checked spool file, gone when the block ends, whatever happens.
 
     ``beside`` is the folder of a local destination, where the spool is then made (invisibly).
     """
     with spool_file(".zip", beside) as spool:
-        yield _download_with_retries(hook, folder, service, job_id, export_format, spool)
+        yield _download_with_retries(hook, folder, service, job_id, export_format, spool, limits or UnpackLimits())
 
 
 def _download_with_retries(
-    hook: SparkLogHook, folder: str, service: str, job_id: str, export_format: ExportFormat, spool: Spool
+    hook: SparkLogHook,
+    folder: str,
+    service: str,
+    job_id: str,
+    export_format: ExportFormat,
+    spool: Spool,
+    limits: UnpackLimits,
 ) -> SpooledZip:
     """Download and check, retrying a short or corrupt body a bounded number of times.
 
@@ -105,11 +131,11 @@ def _download_with_retries(
         url = _download_url(hook, folder, service, job_id, export_format)
         handle.seek(0)
         handle.truncate()
-        writer = CheckingWriter(handle)
+        writer = CheckingWriter(handle, inflation_check(job_id, limits))
         try:
             _download(hook, url, writer, job_id)
             handle.flush()
-            _check_zip(spool.path, job_id, writer.zip_check)
+            _check_zip(spool.path, job_id, writer.zip_check, limits)
         except SparkApiError as error:
             if error.status not in EXPIRED_DOWNLOAD_STATUSES or refreshed:
                 raise
@@ -144,25 +170,29 @@ def _download(hook: SparkLogHook, url: str, writer: CheckingWriter, job_id: str)
     writer.finish(job_id)
 
 
-def _check_zip(path: Path, job_id: str, streamed: ZipStreamCheck) -> None:
-    """Match the members checked as they streamed past against the central directory; or, for a
-    layout that could not be followed in one pass, read the file again."""
+def _check_zip(path: Path, job_id: str, streamed: ZipStreamCheck, limits: UnpackLimits) -> None:
+    """Match the members checked as they streamed past against the central directory, and its
+    declared sizes against ``limits``; or, for a layout that could not be followed in one pass,
+    read the file again."""
     if not streamed.followed:
-        verify_zip(path, job_id)
+        verify_zip(path, job_id, limits)
         return
     try:
         with zipfile.ZipFile(path) as archive:
             streamed.verify(archive.infolist())
+            check_declared_sizes(archive, job_id, limits)
     except (zipfile.BadZipFile, EOFError, OSError) as error:
         raise SparkDownloadError(f"The download of job {job_id} is not a readable ZIP ({error}).") from None
     except ZipStreamError as error:
         raise SparkDownloadError(f"The ZIP of job {job_id} is corrupt: {error}.") from None
 
 
-def verify_zip(path: Path, job_id: str) -> None:
-    """Check the ZIP's structure and every member's CRC, reading in bounded chunks."""
+def verify_zip(path: Path, job_id: str, limits: UnpackLimits | None = None) -> None:
+    """Check the ZIP's structure, its declared sizes against ``limits``, and every member's CRC,
+    reading in bounded chunks; zipfile never inflates a member past its declared size."""
     try:
         with zipfile.ZipFile(path) as archive:
+            check_declared_sizes(archive, job_id, limits or UnpackLimits())
             bad = archive.testzip()
     except (zipfile.BadZipFile, EOFError, OSError) as error:
         raise SparkDownloadError(f"The download of job {job_id} is not a readable ZIP ({error}).") from None
@@ -301,27 +331,33 @@ def bounded_upload_kwargs(fs: Any, size: int) -> dict[str, Any]:
 # --------------------------------------------------------------------------- CSV or JSON members
 
 
-def export_members(archive: zipfile.ZipFile, export_format: ExportFormat) -> Iterator[tuple[zipfile.ZipInfo, str]]:
-    """The ``.csv`` (or ``.json``) members, with names safe to use under a prefix: no directories, no ``..``."""
-    for info in archive.infolist():
-        name = PurePosixPath(info.filename.replace("\\", "/")).name
-        if info.is_dir() or not name.lower().endswith(f".{export_format}") or name in ("", ".", ".."):
-            continue
-        yield info, name
-
-
 def publish_members(
-    spool: SpooledZip, prefix: ObjectStoragePath, *, overwrite: bool, export_format: ExportFormat
-) -> list[str]:
-    """Land each CSV (or JSON) member of the ZIP as its own object under ``prefix``."""
-    landed = []
-    with zipfile.ZipFile(spool.spool.path) as archive:
-        for info, name in export_members(archive, export_format):
-            destination = prefix / name
-            with spool_file(f".{export_format}", local_folder(destination)) as out, archive.open(info) as member:
-                shutil.copyfileobj(member, out.file, UPLOAD_PART_BYTES)
-                landed.append(publish(out, destination, overwrite=overwrite))
-    return landed
+    zipped: SpooledZip,
+    prefix: ObjectStoragePath,
+    job_id: str,
+    export_format: ExportFormat,
+    limits: UnpackLimits,
+    published: list[ObjectStoragePath],
+) -> None:
+    """Land each CSV (or JSON) member of the ZIP as its own object under ``prefix``, appending each
+    to ``published`` (for the caller to take back on failure). Files there without their ZIP are
+    leftovers of a killed run, and are replaced."""
+    with zipfile.ZipFile(zipped.spool.path) as archive:
+        members = planned_members(archive, job_id, limits, export_format)
+        budget = limits.max_unpacked_bytes
+        for member in members:
+            destination = prefix / member.name
+            with spool_file(f".{export_format}", local_folder(destination)) as out:
+                budget -= inflate(archive, member, out.file, job_id, budget)
+                publish(out, destination, overwrite=True)
+                published.append(destination)
+
+
+def take_back(paths: list[ObjectStoragePath]) -> None:
+    """Remove what a failed landing published, as far as the store lets us."""
+    for path in reversed(paths):
+        with contextlib.suppress(Exception):
+            path.unlink(missing_ok=True)
 
 
 # --------------------------------------------------------------------------- the whole landing
@@ -340,27 +376,35 @@ def land_export(
     export_format: ExportFormat = "csv",
     start: datetime | None = None,
     end: datetime | None = None,
+    limits: UnpackLimits | None = None,
 ) -> LandedObject:
     """Download, check and publish a finished job's ZIP; with ``unpack``, its CSV or JSON files beside it.
 
     ``destination`` is a full object key, or a prefix ending in ``/`` under which
     :func:`default_object_name` is used. With ``unpack``, the members of the job's ``export_format``
     land under the ZIP's key without ``.zip``, e.g.
-    ``.../20260101T000000Z_20260102T000000Z/Motor Quote 1.0.0.csv``.
+    ``.../20260101T000000Z_20260102T000000Z/Motor Quote 1.0.0.csv``, all or none of them. A key that
+    cannot be stored, or a ZIP there already with ``overwrite=False``, fails before the download.
     """
+    limits = limits or UnpackLimits()
     target = destination_path(destination, destination_conn_id)
     if is_prefix(destination):
         target = target / default_object_name(folder, service, start, end, job_id)
-    with downloaded_zip(hook, folder, service, job_id, local_folder(target), export_format) as zipped:
-        uri = publish(zipped.spool, target, overwrite=overwrite)
+    check_object_key(target)
+    if not overwrite and target.exists():
+        raise _already_exists(object_uri(target))
+    published: list[ObjectStoragePath] = []
+    with downloaded_zip(hook, folder, service, job_id, local_folder(target), export_format, limits) as zipped:
+        try:
+            if unpack:
+                stem = target.parent / PurePosixPath(target.path).stem
+                publish_members(zipped, stem, job_id, export_format, limits, published)
+            uri = publish(zipped.spool, target, overwrite=overwrite)
+        except BaseException:
+            take_back(published)
+            raise
         if unpack:
-            members = publish_members(
-                zipped,
-                target.parent / PurePosixPath(target.path).stem,
-                overwrite=overwrite,
-                export_format=export_format,
-            )
-            hook.log.info("Landed %d %s files beside it.", len(members), export_format.upper())
+            hook.log.info("Landed %d %s files beside it.", len(published), export_format.upper())
     hook.log.info(
         "Landed %s (%d bytes, sha256 %s) from Spark log export job %s.", uri, zipped.size, zipped.sha256, job_id
     )

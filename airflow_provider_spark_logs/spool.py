@@ -18,6 +18,7 @@ Temporary names next to a local destination (a fallback, see ``landing``) carry 
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import socket
@@ -34,6 +35,8 @@ from airflow_provider_spark_logs.exceptions import SparkLandingError
 log = logging.getLogger(__name__)
 
 SPOOL_FOLDER_PREFIX = "airflow-provider-spark-logs-"
+#: Spool writes that fail because the disk cannot take more: a landing problem, named with its disk.
+_DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 
 
 @dataclass(frozen=True)
@@ -106,16 +109,30 @@ def spool_file(suffix: str, beside: Path | None = None) -> Iterator[Spool]:
     """A spool file, closed (and, if named, removed) when the block ends, whatever happens.
 
     ``beside`` is the folder of a local destination: the spool is then anonymous there when the
-    filesystem allows it. Stale spool files of this machine are removed first.
+    filesystem allows it. Stale spool files of this machine are removed first. A full disk is a
+    :class:`SparkLandingError` that names the spool's folder.
     """
     remove_stale_spools()
     spool = (_anonymous_spool(beside) if beside is not None else None) or _named_spool(suffix)
+    folder = beside if spool.anonymous and beside is not None else spool.path.parent
+    full: OSError | None = None
     try:
         yield spool
+    except OSError as error:
+        if error.errno not in _DISK_FULL:
+            raise
+        full = error
     finally:
-        spool.file.close()
+        with suppress(OSError):  # closing flushes, which fails again on a full disk
+            spool.file.close()
         if not spool.anonymous:
             spool.path.unlink(missing_ok=True)
+    if full is not None:
+        raise SparkLandingError(
+            f"The spool disk at {folder} is full ({full.strerror}): free space there, or point TMPDIR "
+            "(or, for a local destination, its folder) at a disk with room for the ZIP and, with unpack, "
+            "its largest CSV file."
+        )
 
 
 def _anonymous_spool(folder: Path) -> Spool | None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import struct
 import zipfile
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 _LOCAL = b"PK\x03\x04"
@@ -24,6 +24,11 @@ _ZIP64_EXTRA = 0x0001
 _ENCRYPTED, _HAS_DESCRIPTOR, _UTF8 = 0x1, 0x8, 0x800
 _STORED, _DEFLATED = zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED
 _INFLATE_STEP = 1 << 20  # most bytes one inflate call may produce
+
+
+#: Told each member's name, bytes inflated and compressed bytes read so far, and all members' total
+#: inflated so far, after every inflate step; raises to stop a ZIP bomb before it inflates further.
+InflationCheck = Callable[[str, int, int, int], None]
 
 
 class ZipStreamError(Exception):
@@ -77,8 +82,10 @@ def _zip64_sizes(extra: bytes, file_size: int, compress_size: int) -> tuple[int,
 class ZipStreamCheck:
     """Feed it a ZIP's bytes in order (:meth:`feed`); then :meth:`verify` it against the central directory."""
 
-    def __init__(self) -> None:
+    def __init__(self, inflation_check: InflationCheck | None = None) -> None:
         self.members: list[StreamedMember] = []
+        self._inflation_check = inflation_check
+        self._finished_bytes = 0  # bytes the finished members inflated to
         self.followed = True  # False: a layout this cannot check in one pass; check the file instead
         self._pending = bytearray()  # a header or descriptor split across chunks (never member data)
         self._offset = 0  # file offset of the next byte not consumed (pending bytes not counted)
@@ -201,9 +208,9 @@ class ZipStreamCheck:
             self._finish(member)
         return rest
 
-    @staticmethod
-    def _inflate(member: _Member, inflater: zlib._Decompress, piece: memoryview) -> int:
-        """Inflate ``piece`` in bounded steps (a ZIP bomb must not fill memory); return bytes left unused."""
+    def _inflate(self, member: _Member, inflater: zlib._Decompress, piece: memoryview) -> int:
+        """Inflate ``piece`` in bounded steps (a ZIP bomb must not fill memory, and the inflation
+        check may stop it after any step); return bytes left unused."""
         data: bytes | memoryview = piece
         try:
             while data and not inflater.eof:
@@ -211,6 +218,9 @@ class ZipStreamCheck:
                 member.crc = zlib.crc32(out, member.crc)
                 member.file_size += len(out)
                 data = inflater.unconsumed_tail
+                if self._inflation_check is not None:
+                    read = member.compress_size + len(piece) - len(data)
+                    self._inflation_check(member.name, member.file_size, read, self._finished_bytes + member.file_size)
         except zlib.error as error:
             raise ZipStreamError(f"member {member.name!r} does not inflate ({error})") from None
         return len(inflater.unused_data) if inflater.eof else 0
@@ -222,6 +232,7 @@ class ZipStreamCheck:
         self.members.append(
             StreamedMember(member.offset, member.name, member.crc, member.compress_size, member.file_size)
         )
+        self._finished_bytes += member.file_size
         self._member = None
 
     # -- the end -------------------------------------------------------------------------------

@@ -301,3 +301,13 @@ def azure(azurite_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> AzureContai
     container = AzureContainer(client, f"lake-{uuid.uuid4().hex[:12]}", "wasb_default")
     client.create_container(container.name)
     return container
+
+
+@pytest.fixture
+def spool_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Spool files go to a folder of the test's own (child processes' too), so that leftovers can be seen."""
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spool))
+    monkeypatch.setenv("TMPDIR", str(spool))
+    return spool

@@ -24,6 +24,12 @@ from airflow_provider_spark_logs.protocol.job_watch import JobWatch
 from airflow_provider_spark_logs.protocol.messages import ExportFormat, LogFilters, check_export_format
 from airflow_provider_spark_logs.timestamps import to_utc
 from airflow_provider_spark_logs.triggers.spark_logs import SparkLogJobTrigger, deferral_timeout, job_id_from_event
+from airflow_provider_spark_logs.unpacking import (
+    DEFAULT_MAX_COMPRESSION_RATIO,
+    DEFAULT_MAX_UNPACKED_BYTES,
+    DEFAULT_MAX_UNPACKED_FILES,
+    UnpackLimits,
+)
 from airflow_provider_spark_logs.windows import check_window, resolve_window
 
 TEMPLATED_FILTER_FIELDS = (
@@ -66,7 +72,12 @@ class SparkLogExportOperator(BaseOperator):
         operator then returns the landed URI instead of the job id.
     :param destination_conn_id: the store's connection, e.g. ``aws_default``.
     :param overwrite: replace an existing object (re-runs are idempotent); False fails if it exists.
-    :param unpack: also land the ZIP's CSV (or JSON) files under the ZIP's key without ``.zip``.
+    :param unpack: also land the ZIP's CSV (or JSON) files under the ZIP's key without ``.zip``: all
+        of them or none, checked against the limits below before any is inflated.
+    :param max_unpacked_bytes: the most the ZIP's members may inflate to in all (default 8 GiB).
+    :param max_unpacked_files: the most files ``unpack`` lands (default 1000).
+    :param max_compression_ratio: the highest ratio a member over 1 MiB may be compressed by
+        (default 200); exported CSV or JSON compresses far less, a ZIP bomb far more.
 
     With a ``destination`` and Asset ``outlets``, each asset event's extra carries the landed
     ``uri``, ``size`` and ``sha256``, for DAGs scheduled on the asset.
@@ -108,6 +119,9 @@ class SparkLogExportOperator(BaseOperator):
         destination_conn_id: str | None = None,
         overwrite: bool = True,
         unpack: bool = False,
+        max_unpacked_bytes: int = DEFAULT_MAX_UNPACKED_BYTES,
+        max_unpacked_files: int = DEFAULT_MAX_UNPACKED_FILES,
+        max_compression_ratio: float = DEFAULT_MAX_COMPRESSION_RATIO,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -134,6 +148,7 @@ class SparkLogExportOperator(BaseOperator):
         self.destination_conn_id = destination_conn_id
         self.overwrite = overwrite
         self.unpack = unpack
+        self.unpack_limits = UnpackLimits(max_unpacked_bytes, max_unpacked_files, max_compression_ratio)
         self.job_id: str | None = None
         self._check_literals()
 
@@ -224,6 +239,7 @@ class SparkLogExportOperator(BaseOperator):
             overwrite=self.overwrite,
             unpack=self.unpack,
             export_format=self.export_format,
+            limits=self.unpack_limits,
             start=filters.start,
             end=filters.end,
         )

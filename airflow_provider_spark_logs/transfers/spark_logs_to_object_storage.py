@@ -18,6 +18,12 @@ from airflow_provider_spark_logs.hooks.spark_logs import SparkLogHook
 from airflow_provider_spark_logs.landing import land_export
 from airflow_provider_spark_logs.operators.spark_logs import announce_landed
 from airflow_provider_spark_logs.protocol.messages import ExportFormat, check_export_format
+from airflow_provider_spark_logs.unpacking import (
+    DEFAULT_MAX_COMPRESSION_RATIO,
+    DEFAULT_MAX_UNPACKED_BYTES,
+    DEFAULT_MAX_UNPACKED_FILES,
+    UnpackLimits,
+)
 
 
 class SparkLogToObjectStorageOperator(BaseOperator):
@@ -33,6 +39,10 @@ class SparkLogToObjectStorageOperator(BaseOperator):
     :param unpack: also land the ZIP's CSV (or JSON) files under the ZIP's key without ``.zip``.
     :param export_format: ``csv`` (default) or ``json``: the format the job was started with, whose
         endpoint its download URL is read from.
+    :param max_unpacked_bytes: limits of the ZIP's checks and of ``unpack``, as in
+        :class:`~airflow_provider_spark_logs.operators.spark_logs.SparkLogExportOperator`.
+    :param max_unpacked_files: see ``max_unpacked_bytes``.
+    :param max_compression_ratio: see ``max_unpacked_bytes``.
     :param spark_conn_id: the ``coherent_spark`` connection.
 
     With Asset ``outlets``, each asset event's extra carries the landed ``uri``, ``size`` and
@@ -53,6 +63,9 @@ class SparkLogToObjectStorageOperator(BaseOperator):
         overwrite: bool = True,
         unpack: bool = False,
         export_format: ExportFormat = "csv",
+        max_unpacked_bytes: int = DEFAULT_MAX_UNPACKED_BYTES,
+        max_unpacked_files: int = DEFAULT_MAX_UNPACKED_FILES,
+        max_compression_ratio: float = DEFAULT_MAX_COMPRESSION_RATIO,
         spark_conn_id: str = DEFAULT_CONN_ID,
         **kwargs: Any,
     ) -> None:
@@ -65,6 +78,7 @@ class SparkLogToObjectStorageOperator(BaseOperator):
         self.overwrite = overwrite
         self.unpack = unpack
         self.export_format = check_export_format(export_format)
+        self.unpack_limits = UnpackLimits(max_unpacked_bytes, max_unpacked_files, max_compression_ratio)
         self.spark_conn_id = spark_conn_id
         check_names(job_id=job_id, folder=folder, service=service)
         check_destination(destination, destination_conn_id)
@@ -85,6 +99,7 @@ class SparkLogToObjectStorageOperator(BaseOperator):
             overwrite=self.overwrite,
             unpack=self.unpack,
             export_format=self.export_format,
+            limits=self.unpack_limits,
         )
         announce_landed(landed, self.outlets, context)
         return landed.uri

@@ -13,7 +13,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import textwrap
 import zipfile
 from pathlib import Path
@@ -30,16 +29,7 @@ from tests.helpers import CONTEXT, call_ids_in, expected_ids, land, wait_until
 
 CREDENTIAL_HEADERS = {"x-synthetic-key", "x-tenant-name", "authorization"}
 HOST = socket.gethostname()
-
-
-@pytest.fixture(autouse=True)
-def spool_dir(tmp_path, monkeypatch):
-    """Spool files go to a folder of the test's own (child processes' too), so that leftovers can be seen."""
-    spool = tmp_path / "spool"
-    spool.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(spool))
-    monkeypatch.setenv("TMPDIR", str(spool))
-    return spool
+pytestmark = pytest.mark.usefixtures("spool_dir")
 
 
 def downloads(emulator):

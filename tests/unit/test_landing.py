@@ -9,9 +9,9 @@ import pytest
 
 from airflow_provider_spark_logs.destinations import default_object_name
 from airflow_provider_spark_logs.exceptions import SparkConfigError
-from airflow_provider_spark_logs.landing import export_members
 from airflow_provider_spark_logs.operators.spark_logs import SparkLogExportOperator
 from airflow_provider_spark_logs.transfers.spark_logs_to_object_storage import SparkLogToObjectStorageOperator
+from airflow_provider_spark_logs.unpacking import UnpackLimits, planned_members
 from tests.helpers import DAY_END, DAY_START
 
 
@@ -30,9 +30,8 @@ def test_member_names_cannot_escape_the_prefix(export_format):
         for name in [*(f"{n}.{export_format}" for n in names), "notes.txt", "other.xml", "sub/"]:
             archive.writestr(name, "x")
     with zipfile.ZipFile(buffer) as archive:
-        assert [name for _, name in export_members(archive, export_format)] == [
-            f"{n}.{export_format}" for n in ("evil", "abs", "inner", "win")
-        ]
+        names = [member.name for member in planned_members(archive, "j", UnpackLimits(), export_format)]
+    assert names == [f"{n}.{export_format}" for n in ("evil", "abs", "inner", "win")]
 
 
 @pytest.mark.parametrize("destination", ["nosuchscheme://bucket/key.zip", ""])
