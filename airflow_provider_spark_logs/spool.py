@@ -74,9 +74,13 @@ def left_by_a_dead_process(tag: str) -> bool:
     return False
 
 
+def _spool_folder_path() -> Path:
+    return Path(tempfile.gettempdir()) / f"{SPOOL_FOLDER_PREFIX}{os.getuid()}"
+
+
 def spool_folder() -> Path:
     """The provider's spool folder in the temp dir, private to this user; refused if someone else owns it."""
-    folder = Path(tempfile.gettempdir()) / f"{SPOOL_FOLDER_PREFIX}{os.getuid()}"
+    folder = _spool_folder_path()
     folder.mkdir(mode=0o700, exist_ok=True)
     info = folder.lstat()
     if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
@@ -89,7 +93,7 @@ def spool_folder() -> Path:
 
 def remove_stale_spools() -> list[str]:
     """Remove the spool files of processes on this machine that are gone; returns their names."""
-    folder = Path(tempfile.gettempdir()) / f"{SPOOL_FOLDER_PREFIX}{os.getuid()}"
+    folder = _spool_folder_path()
     if not folder.is_dir():
         return []
     removed = []
