@@ -20,6 +20,7 @@ from airflow_provider_spark_logs.arguments import check_destination, check_names
 from airflow_provider_spark_logs.exceptions import SparkConfigError, SparkLogError
 from airflow_provider_spark_logs.hooks.spark_logs import SparkLogHook
 from airflow_provider_spark_logs.landing import LandedObject, land_export
+from airflow_provider_spark_logs.lineage import LandingLineage
 from airflow_provider_spark_logs.protocol.job_watch import JobWatch
 from airflow_provider_spark_logs.protocol.messages import ExportFormat, LogFilters, check_export_format
 from airflow_provider_spark_logs.timestamps import to_utc
@@ -45,7 +46,7 @@ FILTER_FIELDS = (*TEMPLATED_FILTER_FIELDS, "has_warnings", "has_errors")
 STATE_KEY = "spark_log_export_job"
 
 
-class SparkLogExportOperator(BaseOperator):
+class SparkLogExportOperator(LandingLineage, BaseOperator):
     """Export the API call history of one Spark service for a window; return the job id.
 
     :param folder: Spark folder (templated).
@@ -244,6 +245,7 @@ class SparkLogExportOperator(BaseOperator):
             end=filters.end,
         )
         announce_landed(landed, self.outlets, context)
+        self.landing = (job_id, landed)
         return landed.uri
 
     def _submit_or_reuse(self, filters: LogFilters, context: Context) -> str:

@@ -16,6 +16,7 @@ from airflow_provider_spark_logs._compat import BaseOperator, Context, ObjectSto
 from airflow_provider_spark_logs.arguments import check_destination, check_names
 from airflow_provider_spark_logs.hooks.spark_logs import SparkLogHook
 from airflow_provider_spark_logs.landing import land_export
+from airflow_provider_spark_logs.lineage import LandingLineage
 from airflow_provider_spark_logs.operators.spark_logs import announce_landed
 from airflow_provider_spark_logs.protocol.messages import ExportFormat, check_export_format
 from airflow_provider_spark_logs.unpacking import (
@@ -26,7 +27,7 @@ from airflow_provider_spark_logs.unpacking import (
 )
 
 
-class SparkLogToObjectStorageOperator(BaseOperator):
+class SparkLogToObjectStorageOperator(LandingLineage, BaseOperator):
     """Download a finished job's ZIP, check it, and publish it at ``destination``; return its URI.
 
     :param job_id: the finished job (templated), e.g. ``"{{ ti.xcom_pull(task_ids='export') }}"``.
@@ -102,4 +103,5 @@ class SparkLogToObjectStorageOperator(BaseOperator):
             limits=self.unpack_limits,
         )
         announce_landed(landed, self.outlets, context)
+        self.landing = (self.job_id, landed)
         return landed.uri
