@@ -130,7 +130,7 @@ def test_the_form_adds_tests_and_edits_a_connection(api_server, page, emulator_f
     page.get_by_role("button", name="Add Connection").click()
     form = page.get_by_role("dialog")
     form.locator("input[name=connection_id]").fill("spark_ui")
-    form.get_by_label("Connection Type").click(force=True)
+    form.get_by_label("Connection Type").focus()
     page.keyboard.type("Coherent Spark")
     page.keyboard.press("Enter")
 
@@ -146,7 +146,8 @@ def test_the_form_adds_tests_and_edits_a_connection(api_server, page, emulator_f
     # The auth type reads as words, not as a raw null.
     automatic = "automatic (API key, or OAuth2 when a client id is set)"
     assert form.get_by_text(automatic).is_visible()
-    form.get_by_label("Authentication").click(force=True)
+    form.get_by_label("Authentication").focus()
+    page.keyboard.press("ArrowDown")  # opens the menu, as a click on the control would
     page.get_by_role("option").last.wait_for()
     options = page.get_by_role("option").all_inner_texts()
     assert options == [automatic, "API key", "bearer token", "OAuth2 client credentials"]
