@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from airflow_provider_spark_logs._compat import ResolveMixin
+from airflow_provider_spark_logs._compat import Resolvable
 from airflow_provider_spark_logs.destinations import check_object_key, destination_path
 from airflow_provider_spark_logs.exceptions import SparkConfigError
 from airflow_provider_spark_logs.protocol.messages import path_segment
@@ -17,7 +17,7 @@ from airflow_provider_spark_logs.protocol.messages import path_segment
 
 def is_literal(value: Any) -> bool:
     """Known at DAG parse time: not a Jinja template and not an XCom reference."""
-    return not isinstance(value, ResolveMixin) and not (isinstance(value, str) and "{{" in value)
+    return not isinstance(value, Resolvable) and not (isinstance(value, str) and "{{" in value)
 
 
 def seconds(value: float | timedelta, name: str) -> float:

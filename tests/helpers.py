@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import importlib
 import io
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -17,6 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any
 
+from airflow_provider_spark_logs._compat import AIRFLOW_V_3_2_PLUS, BaseTrigger
 from airflow_provider_spark_logs.hooks.spark_logs import SparkLogHook
 from airflow_provider_spark_logs.operators.spark_logs import SparkLogExportOperator
 from airflow_provider_spark_logs.protocol.messages import LogFilters
@@ -29,6 +32,7 @@ UTC = timezone.utc
 DAY_START = datetime(2026, 1, 1, tzinfo=UTC)
 DAY_END = datetime(2026, 1, 2, tzinfo=UTC)
 CONTEXT = {"data_interval_start": DAY_START, "data_interval_end": DAY_END}
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def wait_until(condition: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05) -> Any:
@@ -170,6 +174,25 @@ def wait_until_done(job_id, timeout: float = 10.0) -> None:
     wait_until(lambda: hook.get_job_status("Pricing", "Motor Quote", job_id).done, timeout=timeout)
 
 
+def rebuilt_by_airflow(trigger: BaseTrigger) -> BaseTrigger:
+    """The trigger as the triggerer gets it back: stored through Airflow's own ``Trigger`` row (kwargs
+    serialized by that version's serializer, ``serde`` from 3.2, and encrypted), then built again."""
+    from airflow.models.trigger import Trigger
+
+    row = Trigger.from_object(trigger)
+    module, name = row.classpath.rsplit(".", 1)
+    return getattr(importlib.import_module(module), name)(**row.kwargs)
+
+
+def dag_bag(folder: Path) -> Any:
+    """Airflow's DagBag of a folder, parsed in this process (it moved to ``dag_processing`` in 3.2)."""
+    if AIRFLOW_V_3_2_PLUS:
+        from airflow.dag_processing.dagbag import DagBag
+    else:
+        from airflow.models.dagbag import DagBag
+    return DagBag(dag_folder=str(folder))
+
+
 class TaskStateStore:
     """Airflow 3.3's task_state_store as a task sees it: JSON values by key, kept across tries."""
 
@@ -204,5 +227,6 @@ class AirflowCli:
         return result
 
     def dags_test(self, dag_id: str, logical_date: str) -> str:
+        """The run's log, as plain text (Airflow 3.1.0 colours it even into a pipe)."""
         result = self.run("dags", "test", dag_id, logical_date)
-        return result.stdout + result.stderr
+        return ANSI_ESCAPE.sub("", result.stdout + result.stderr)

@@ -23,8 +23,16 @@ import aiohttp
 import requests
 import urllib3
 
-from airflow_provider_spark_logs import CONN_TYPE, DEFAULT_CONN_ID, __version__
-from airflow_provider_spark_logs._compat import BaseHook, Connection, amask_secret, mask_secret
+from airflow_provider_spark_logs import CONN_TYPE, DEFAULT_CONN_ID, __version__, get_provider_info
+from airflow_provider_spark_logs._compat import (
+    AIRFLOW_V_3_2_PLUS,
+    BaseHook,
+    Connection,
+    amask_secret,
+    connection_form_widgets,
+    mask_secret,
+    ui_field_behaviour,
+)
 from airflow_provider_spark_logs.exceptions import (
     SparkConfigError,
     SparkDownloadError,
@@ -129,6 +137,18 @@ class SparkLogHook(BaseHook):
         self._session: requests.Session | None = None
         self._token: AccessToken | None = None
         self._shared_session: aiohttp.ClientSession | None = None
+
+    if not AIRFLOW_V_3_2_PLUS:
+        # Airflow 3.1 builds the connection form from these two; 3.2+ reads the provider info's
+        # conn-fields and ui-field-behaviour instead, and warns about hooks that define them.
+
+        @classmethod
+        def get_connection_form_widgets(cls) -> dict[str, Any]:
+            return connection_form_widgets(_connection_type()["conn-fields"])
+
+        @classmethod
+        def get_ui_field_behaviour(cls) -> dict[str, Any]:
+            return ui_field_behaviour(_connection_type()["ui-field-behaviour"])
 
     # ------------------------------------------------------------------ configuration
 
@@ -621,3 +641,8 @@ def _stream_body(
     if expected is not None and expected.isdigit() and int(expected) != written:
         raise SparkDownloadError(f"The log export download ended after {written} of {expected} announced bytes.")
     return written
+
+
+def _connection_type() -> dict[str, Any]:
+    """The ``coherent_spark`` connection type as the provider info declares it: one source for the form."""
+    return next(t for t in get_provider_info()["connection-types"] if t["connection-type"] == CONN_TYPE)

@@ -15,7 +15,7 @@ from functools import cached_property
 from typing import Any, NoReturn
 
 from airflow_provider_spark_logs import DEFAULT_CONN_ID
-from airflow_provider_spark_logs._compat import Asset, BaseOperator, Context, ObjectStoragePath, conf
+from airflow_provider_spark_logs._compat import Asset, BaseOperator, Context, ObjectStoragePath, conf, task_state_store
 from airflow_provider_spark_logs.arguments import check_destination, check_names, is_literal, seconds
 from airflow_provider_spark_logs.exceptions import SparkConfigError, SparkLogError
 from airflow_provider_spark_logs.hooks.spark_logs import SparkLogHook
@@ -257,8 +257,17 @@ class SparkLogExportOperator(LandingLineage, BaseOperator):
         and nothing has to be deleted when a try succeeds (a worker killed after the landing, before
         Airflow recorded the success, would otherwise have its retry export again). On older
         versions, for a different request, or for a job Spark no longer knows, a new job is submitted.
+
+        Airflow 3.3's ``ResumableJobMixin`` (AIP-103) is meant for this pattern but does not fit, as
+        read in 3.3.2's ``airflow/sdk/bases/resumablejobmixin.py``: when it reconnects to a running
+        job it returns what ``poll_until_complete`` returns (``None`` by its contract) instead of
+        ``get_job_result``, so a retry would push no job id or landed URI; it reuses a stored id
+        whatever the request, where a retry whose templates render another window must not reuse
+        it; it keys the job by the task alone, so a cleared task would go on with the old job
+        instead of exporting afresh; and it is written for the synchronous path, where this
+        operator also defers. It does not exist before 3.3 either.
         """
-        store = context.get("task_state_store")
+        store = task_state_store(context)
         request: dict[str, Any] = {
             "folder": self.folder,
             "service": self.service,

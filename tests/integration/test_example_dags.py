@@ -6,17 +6,18 @@ import io
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from tests.helpers import call_ids_in
+import pytest
+
+from tests.helpers import call_ids_in, dag_bag
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "example_dags"
 UTC = timezone.utc
 
 
+@pytest.mark.compat
 def test_example_dags_parse_without_import_errors():
-    from airflow.dag_processing.dagbag import DagBag
-
-    bag = DagBag(dag_folder=str(EXAMPLES))
+    bag = dag_bag(EXAMPLES)
     assert bag.import_errors == {}
     assert sorted(bag.dag_ids) == [
         "example_spark_logs_consumer",
@@ -26,6 +27,7 @@ def test_example_dags_parse_without_import_errors():
     ]
 
 
+@pytest.mark.compat
 def test_daily_example_lands_the_previous_day(tmp_path, emulator, airflow_cli):
     emulator.job_seconds = 1
     lake = tmp_path / "lake"

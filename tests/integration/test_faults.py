@@ -12,7 +12,6 @@ from datetime import datetime, timedelta
 from email.utils import format_datetime
 
 import pytest
-from airflow.sdk import serde
 
 from airflow_provider_spark_logs._compat import TaskDeferred
 from airflow_provider_spark_logs.exceptions import (
@@ -27,16 +26,26 @@ from airflow_provider_spark_logs.exceptions import (
 )
 from airflow_provider_spark_logs.testing import Fault, SparkEmulator
 from airflow_provider_spark_logs.triggers.spark_logs import SparkLogJobTrigger
-from tests.helpers import CONTEXT, DAY_END, DAY_START, UTC, TaskStateStore, call_ids_in, export_op, first_event
+from tests.helpers import (
+    CONTEXT,
+    DAY_END,
+    DAY_START,
+    UTC,
+    TaskStateStore,
+    call_ids_in,
+    export_op,
+    first_event,
+    rebuilt_by_airflow,
+)
 
 KEY = "Pricing/Motor_Quote/20260101T000000Z_20260102T000000Z.zip"
 
 
 def rebuilt(trigger):
-    """The trigger as the triggerer sees it: serialized through Airflow's serde and built again."""
-    path, kwargs = trigger.serialize()
-    assert path == "airflow_provider_spark_logs.triggers.spark_logs.SparkLogJobTrigger"
-    return SparkLogJobTrigger(**serde.deserialize(serde.serialize(kwargs)))
+    """The trigger as the triggerer sees it: stored through Airflow's Trigger row and built again."""
+    restored = rebuilt_by_airflow(trigger)
+    assert type(restored) is SparkLogJobTrigger
+    return restored
 
 
 def export_to(lake, **kwargs):

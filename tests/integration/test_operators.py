@@ -9,6 +9,7 @@ from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
+from airflow import __version__ as AIRFLOW_VERSION
 
 from airflow_provider_spark_logs._compat import TaskDeferred
 from airflow_provider_spark_logs.exceptions import SparkConfigError, SparkJobTimeoutError
@@ -20,6 +21,7 @@ from tests.helpers import (
     TaskStateStore,
     export_op,
     first_event,
+    rebuilt_by_airflow,
     sensor,
     trigger_for,
     wait_until_done,
@@ -176,17 +178,20 @@ def test_trigger_rides_out_a_spark_outage(emulator, connect):
     assert first_event(trigger_for(job_id))["status"] == "success"
 
 
+@pytest.mark.compat
+@pytest.mark.xfail(
+    AIRFLOW_VERSION == "3.1.0",
+    reason="3.1.0's aget_connection fails outside a triggerer or task (no SUPERVISOR_COMMS; fixed in 3.1.x)",
+    strict=True,
+)
 def test_trigger_survives_a_restart_through_serde(emulator, connect):
-    from airflow.sdk import serde
-
     connect()
     emulator.job_seconds = 0.5
     job_id = export_op(wait_for_completion=False).execute(CONTEXT)
     original = trigger_for(job_id)
-    path, kwargs = original.serialize()
-    restored_kwargs = serde.deserialize(serde.serialize(kwargs))
-    assert path.rsplit(".", 1)[1] == "SparkLogJobTrigger"
-    rebuilt = SparkLogJobTrigger(**restored_kwargs)
+    rebuilt = rebuilt_by_airflow(original)
+    assert type(rebuilt) is SparkLogJobTrigger
+    assert rebuilt.serialize() == original.serialize()
     assert first_event(rebuilt) == {"status": "success", "job_id": job_id}
     assert len(submits(emulator)) == 1
 

@@ -17,6 +17,7 @@ from airflow_provider_spark_logs import get_provider_info
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.compat
 def test_provider_info_matches_airflows_schema():
     schema = json.loads((Path(airflow.__file__).parent / "provider_info.schema.json").read_text())
     jsonschema.validate(get_provider_info(), schema)
