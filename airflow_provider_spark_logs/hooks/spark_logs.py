@@ -88,6 +88,10 @@ ASYNC_KEEPALIVE_SECONDS = 50.0
 _MASKED_SECRETS: set[tuple[int, bytes]] = set()
 
 
+def _client_key(config: SparkConnectionConfig) -> tuple[str | None, str | None, bytes]:
+    return config.token_url, config.client_id, hashlib.sha256(config.secret.encode()).digest()
+
+
 def _first_time_masked(secret: str) -> bool:
     """True the first time this process sees a secret, so that a triggerer masks it once, not per trigger.
 
@@ -100,6 +104,9 @@ def _first_time_masked(secret: str) -> bool:
     return True
 
 
+#: OAuth2 tokens shared by the hooks of a process, by client: a triggerer's triggers share one token
+#: (fetched, and masked, once per token lifetime) instead of each fetching its own. One per client.
+_SHARED_TOKENS: dict[tuple[str | None, str | None, bytes], AccessToken] = {}
 #: TLS contexts by CA bundle path: one per bundle per process, not one per trigger (one per connection).
 _CA_CONTEXTS: dict[str, ssl.SSLContext] = {}
 
@@ -191,18 +198,27 @@ class SparkLogHook(BaseHook):
         return config
 
     def _remember_token(self, config: SparkConnectionConfig, body: bytes, request: HttpRequest) -> str:
-        """Cache a new OAuth2 token; the caller masks it (sync or async)."""
-        self._token = parse_token(body, request.what, time.time(), self._known_secrets(config))
-        return self._token.value
+        """Cache a new OAuth2 token for every hook of the process; the caller masks it (sync or async)."""
+        token = parse_token(body, request.what, time.time(), self._known_secrets(config))
+        self._token = _SHARED_TOKENS[_client_key(config)] = token
+        return token.value
 
     def _known_secrets(self, config: SparkConnectionConfig) -> tuple[str, ...]:
         """What must never be quoted back from an answer: the connection's secret and our token."""
         return (config.secret, self._token.value) if self._token is not None else (config.secret,)
 
-    def _cached_token(self) -> str | None:
-        if self._token is not None and self._token.fresh(time.time()):
-            return self._token.value
+    def _cached_token(self, config: SparkConnectionConfig) -> str | None:
+        token = _SHARED_TOKENS.get(_client_key(config), self._token)
+        if token is not None and token.fresh(time.time()):
+            self._token = token
+            return token.value
         return None
+
+    def _forget_token(self, config: SparkConnectionConfig) -> None:
+        """Drop a token the API refused, here and for the other hooks of the process."""
+        if self._token is not None and _SHARED_TOKENS.get(_client_key(config)) is self._token:
+            del _SHARED_TOKENS[_client_key(config)]
+        self._token = None
 
     # ------------------------------------------------------------------ sync transport
 
@@ -224,7 +240,7 @@ class SparkLogHook(BaseHook):
         return headers
 
     def _access_token(self, config: SparkConnectionConfig) -> str:
-        token = self._cached_token()
+        token = self._cached_token(config)
         if token is None:
             request = token_request(config)
             token = self._remember_token(config, self._call(config, request), request)
@@ -306,7 +322,7 @@ class SparkLogHook(BaseHook):
     def _before_next_attempt(self, exchange: Exchange, retry: Retry) -> float:
         """Seconds to wait before sending again: none after dropping a refused token, else as told."""
         if isinstance(retry, RefreshToken):
-            self._token = None
+            self._forget_token(exchange.config)
             return 0.0
         self.log.warning(
             "Retrying %s in %.1f s (attempt %d failed: %s).",
@@ -427,7 +443,7 @@ class SparkLogHook(BaseHook):
         return headers
 
     async def _aaccess_token(self, session: aiohttp.ClientSession, config: SparkConnectionConfig) -> str:
-        token = self._cached_token()
+        token = self._cached_token(config)
         if token is None:
             request = token_request(config)
             token = self._remember_token(config, await self._acall(session, config, request), request)

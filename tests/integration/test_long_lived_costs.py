@@ -100,3 +100,19 @@ def test_trigger_closes_its_session_when_done_and_when_cancelled(emulator, conne
         asyncio.run(scenario())
         gc.collect()
     assert not [w for w in caught if "Unclosed" in str(w.message)]
+
+
+def test_triggers_of_one_oauth2_client_share_one_token(emulator, connect):
+    connect("oauth2")
+    emulator.job_seconds = 0.3
+    job_ids = [SparkLogHook().submit_export(FOLDER, SERVICE, LogFilters()) for _ in range(5)]
+    masker = _secrets_masker()
+    before = len(masker.patterns)
+
+    async def run_all() -> list:
+        return await asyncio.gather(*(anext(trigger_for(job_id).run()) for job_id in job_ids))
+
+    events = asyncio.run(run_all())
+    assert [event.payload["status"] for event in events] == ["success"] * 5
+    assert [r.target for r in emulator.requests].count("token") == 1  # the workers' token, reused
+    assert len(masker.patterns) == before
