@@ -68,19 +68,20 @@ def moto_bucket() -> Iterator[tuple[str, dict[str, Any]]]:
         server.wait(timeout=60)
 
 
-def curl(url: str, target: Path, ca_path: str | None) -> dict[str, float]:
-    """``curl -o`` of the URL: wall time and the peak RSS of curl itself."""
+def curl(url: str, target: Path, ca_path: str | None, *, sync: bool = False) -> dict[str, float]:
+    """``curl -o`` of the URL (and with ``sync``, ``sync --data`` of the file): wall and CPU time."""
     command = ["curl", "-sS", "--fail", "-o", str(target), url]
     if ca_path:
         command[1:1] = ["--cacert", ca_path]
     started = time.perf_counter()
-    process = subprocess.Popen(command)
-    _pid, status, usage = os.wait4(process.pid, 0)
-    seconds = time.perf_counter() - started
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0:
-        raise RuntimeError(f"curl failed with {process.returncode}")
-    return {"seconds": seconds, "cpu_seconds": usage.ru_utime + usage.ru_stime, "rss_peak_mib": usage.ru_maxrss / 1024}
+    cpu = 0.0
+    for step in [command, ["sync", "--data", str(target)]] if sync else [command]:
+        process = subprocess.Popen(step)
+        _pid, status, usage = os.wait4(process.pid, 0)
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise RuntimeError(f"{step[0]} failed with {os.waitstatus_to_exitcode(status)}")
+        cpu += usage.ru_utime + usage.ru_stime
+    return {"seconds": time.perf_counter() - started, "cpu_seconds": cpu}
 
 
 def land(emulator: EmulatorProcess, job_id: str, destination: str, env: dict[str, str]) -> dict[str, Any]:
@@ -111,15 +112,16 @@ def finished_job(emulator: EmulatorProcess, zip_mib: int) -> tuple[str, str]:
 def run(zip_mib: int, repeats: int, *, tls: bool = False) -> dict[str, Any]:
     """Median of ``repeats`` rounds of curl, file:// and S3, interleaved so that they share conditions."""
     scratch = Path(tempfile.mkdtemp(prefix="spark-bench-landing-", dir=Path.cwd()))
-    rounds: dict[str, list[dict[str, Any]]] = {"curl": [], "file": [], "s3": []}
+    rounds: dict[str, list[dict[str, Any]]] = {"curl": [], "curl_sync": [], "file": [], "s3": []}
     try:
         with running_emulator(*(["--tls"] if tls else [])) as emulator, moto_bucket() as (bucket, aws):
             job_id, url = finished_job(emulator, zip_mib)
             with tempfile.TemporaryDirectory(prefix="spark-bench-home-") as home:
                 env = {**child_env(emulator.connection(), home), "AIRFLOW_CONN_AWS_DEFAULT": dumps(aws)}
                 for attempt in range(repeats):
-                    rounds["curl"].append(curl(url, scratch / "curl.zip", emulator.ca_path))
-                    (scratch / "curl.zip").unlink()
+                    for name, sync in (("curl", False), ("curl_sync", True)):
+                        rounds[name].append(curl(url, scratch / "curl.zip", emulator.ca_path, sync=sync))
+                        (scratch / "curl.zip").unlink()
                     landed_path = scratch / f"landed-{attempt}.zip"
                     rounds["file"].append(land(emulator, job_id, f"file://{landed_path}", env))
                     landed_path.unlink()
@@ -140,13 +142,15 @@ def run(zip_mib: int, repeats: int, *, tls: bool = False) -> dict[str, Any]:
         "tls": tls,
         "curl_seconds": curl_seconds,
         "curl_cpu_seconds": curl_cpu,
-        "curl_rss_peak_mib": max(r["rss_peak_mib"] for r in rounds["curl"]),
+        "curl_sync_seconds": statistics.median(r["seconds"] for r in rounds["curl_sync"]),
+        "curl_sync_cpu_seconds": statistics.median(r["cpu_seconds"] for r in rounds["curl_sync"]),
     }
     for name in ("file", "s3"):
         seconds = statistics.median(r["seconds"] for r in rounds[name])
         result[name] = {
             "seconds": seconds,
             "speed_vs_curl": curl_seconds / seconds,
+            "speed_vs_curl_sync": result["curl_sync_seconds"] / seconds,
             "cpu_seconds": statistics.median(r["cpu_seconds"] for r in rounds[name]),
             "rss_peak_growth_mib": max(r["rss_peak_growth_mib"] for r in rounds[name]),
         }
