@@ -76,14 +76,16 @@ def landing_table(result: dict[str, Any]) -> list[str]:
     size = f"{result['zip_mib'] / 1024:g} GiB" if result["zip_mib"] >= 1024 else f"{result['zip_mib']} MiB"
     curl, curl_sync = result["curl_seconds"], result["curl_sync_seconds"]
     lines = [
-        f"| landing a {size} ZIP (median of {result['repeats']}) | time | speed vs `curl -o` "
+        f"| landing a {size} ZIP (median of {result['repeats']} rounds) | time | speed vs `curl -o` "
         "| vs `curl -o` + `sync` | peak RSS growth | CPU |",
         "|---|---:|---:|---:|---:|---:|",
         f"| `curl -o` (same URL, same disk) | {curl:.2f} s | 1.00 x | - | - | {result['curl_cpu_seconds']:.2f} s |",
         f"| `curl -o`, then `sync --data` the file | {curl_sync:.2f} s | {curl / curl_sync:.2f} x | 1.00 x | - "
         f"| {result['curl_sync_cpu_seconds']:.2f} s |",
     ]
-    for name, label in (("file", "`file://`, all checks, synced"), ("s3", "`s3://` (moto), all checks")):
+    failed = len(result.get("s3_failures", []))
+    s3_label = "`s3://` (moto), all checks" + (f" ({failed} of {result['repeats']} failed in moto)" if failed else "")
+    for name, label in (("file", "`file://`, all checks, synced"), ("s3", s3_label)):
         r = result[name]
         lines.append(
             f"| {label} | {r['seconds']:.2f} s | {r['speed_vs_curl']:.2f} x | {r['speed_vs_curl_sync']:.2f} x "

@@ -25,6 +25,7 @@ import pytest
 os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="spark-logs-airflow-home-"))
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 
+from airflow_provider_spark_logs.hooks.spark_logs import _SHARED_TOKENS
 from airflow_provider_spark_logs.testing import SparkEmulator
 from tests.helpers import AirflowCli, finish_a_job, free_port, server_process
 
@@ -52,6 +53,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if tier not in TIERS:
             raise pytest.UsageError(f"{item.nodeid} is not in a tier folder: move it to tests/{'|'.join(TIERS)}/.")
         item.add_marker(tier)
+
+
+@pytest.fixture(autouse=True)
+def _no_oauth2_token_of_an_earlier_test() -> None:
+    """Hooks share OAuth2 tokens by client (token URL, id, secret) for the whole process; an emulator
+    of an earlier test may have had the same port, so its tokens must not reach this test's."""
+    _SHARED_TOKENS.clear()
 
 
 @pytest.fixture(autouse=True)
