@@ -15,6 +15,8 @@ import tempfile
 import threading
 import time
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -820,9 +822,11 @@ def test_stop_frees_ports_and_temp_files_and_is_idempotent(tmp_path, monkeypatch
     session.close()
 
 
-def test_cli_prints_one_ready_line_and_exits_on_sigterm():
+@contextmanager
+def emulator_cli(*args: str) -> Iterator[tuple[subprocess.Popen, str]]:
+    """The emulator's CLI with these arguments, and the ready line it printed; killed at the end."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "airflow_provider_spark_logs.testing", "--port", "0", "--job-seconds", "0"],
+        [sys.executable, "-m", "airflow_provider_spark_logs.testing", "--port", "0", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -831,11 +835,24 @@ def test_cli_prints_one_ready_line_and_exits_on_sigterm():
         ready: list[str] = []
         reader = threading.Thread(target=lambda: ready.append(process.stdout.readline()), daemon=True)
         reader.start()
-        reader.join(timeout=15)
+        reader.join(timeout=30)
         assert ready, "no ready line"
-        line = ready[0]
+        yield process, ready[0]
+    finally:
+        process.kill()
+        process.wait()
+        process.stdout.close()
+        process.stderr.close()
+
+
+def ready_fields(line: str) -> dict[str, str]:
+    return dict(part.split("=", 1) for part in line.split()[3:])
+
+
+def test_cli_prints_one_ready_line_and_exits_on_sigterm():
+    with emulator_cli("--job-seconds", "0") as (process, line):
         assert line.startswith("Spark emulator ready: base_url=http://127.0.0.1:")
-        fields = dict(part.split("=", 1) for part in line.split()[3:])
+        fields = ready_fields(line)
         assert set(fields) == {"base_url", "tenant", "docstore", "token_url"}
         assert "emulator-api-key" not in line
         health = requests.get(f"{fields['base_url']}/_emulator/health", timeout=10).json()
@@ -843,11 +860,6 @@ def test_cli_prints_one_ready_line_and_exits_on_sigterm():
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=10) == 0
         assert process.stdout.read() == ""
-    finally:
-        process.kill()
-        process.wait()
-        process.stdout.close()
-        process.stderr.close()
 
 
 def test_cli_help_documents_defaults():
@@ -941,19 +953,8 @@ def test_requests_record_the_connection_they_came_over(emu):
 
 
 def test_cli_https_and_latency():
-    process = subprocess.Popen(
-        [sys.executable, "-m", "airflow_provider_spark_logs.testing", "--port", "0", "--tls", "--latency", "0.25"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        ready: list[str] = []
-        reader = threading.Thread(target=lambda: ready.append(process.stdout.readline()), daemon=True)
-        reader.start()
-        reader.join(timeout=30)
-        assert ready, "no ready line"
-        fields = dict(part.split("=", 1) for part in ready[0].split()[3:])
+    with emulator_cli("--tls", "--latency", "0.25") as (process, line):
+        fields = ready_fields(line)
         assert fields["base_url"].startswith("https://")
         assert fields["docstore"].startswith("https://")
         settings = requests.post(f"{fields['base_url']}/_emulator/settings", json={}, timeout=10, verify=fields["ca"])
@@ -961,8 +962,3 @@ def test_cli_https_and_latency():
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=10) == 0
         assert not Path(fields["ca"]).exists()
-    finally:
-        process.kill()
-        process.wait()
-        process.stdout.close()
-        process.stderr.close()
