@@ -29,7 +29,7 @@ from airflow_provider_spark_logs.exceptions import (
     SparkProtocolError,
     SparkTlsError,
 )
-from airflow_provider_spark_logs.hooks.spark_logs import SparkLogHook
+from airflow_provider_spark_logs.hooks.spark_logs import _SHARED_TOKENS, SparkLogHook
 from airflow_provider_spark_logs.operators.spark_logs import SparkLogExportOperator
 from airflow_provider_spark_logs.protocol.messages import LogFilters
 from airflow_provider_spark_logs.testing import Fault, SparkEmulator
@@ -365,7 +365,7 @@ def test_a_slow_drip_download_ends_at_its_deadline(emulator, connect):
 def test_an_oversized_answer_is_refused_at_the_cap(emulator, connect, target):
     connect("oauth2")
     job_id = a_finished_job(emulator)
-    SparkLogHook()._token = None
+    _SHARED_TOKENS.clear()  # hooks share tokens per client: the next call must fetch one, and get the oversized answer
     emulator.inject(Fault(target, "oversize", bytes=20_000_000))
     with pytest.raises(SparkProtocolError, match="1 MiB"):
         SparkLogHook().get_job_status(FOLDER, SERVICE, job_id)
